@@ -45,7 +45,14 @@ KINDS: tuple[str, ...] = (
 BUILTIN_MODULES: dict[str, tuple[str, ...]] = {kind: () for kind in KINDS}
 BUILTIN_MODULES.update(
     {
+        "autoencoder": ("zoo.models.tae",),
         "backbone": ("zoo.models.video_transformer",),
+        "text_encoder": ("zoo.models.text",),
+        "flow": ("zoo.flow.path",),
+        "timestep_sampler": ("zoo.flow.timesteps",),
+        "sampler": ("zoo.flow.solvers",),
+        "schedule": ("zoo.flow.schedules",),
+        "pipeline": ("zoo.pipelines.text_to_video", "zoo.pipelines.autoencode"),
     }
 )
 

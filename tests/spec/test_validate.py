@@ -30,14 +30,17 @@ def test_all_errors_are_reported_at_once_with_locations_and_hints(toy_spec, tmp_
     with pytest.raises(SpecError) as info:
         load_spec(bad)
     lines = [issue.format() for issue in info.value.issues]
-    assert lines == [
+    expected = [
         f"{bad}:6:5  components.backbone.dimm  unknown key  (did you mean 'dim'?)",
         f"{bad}:7:5  components.backbone.layers  Input should be a valid integer, unable to parse string as an "
         "integer (got 'many')",
         f"{bad}:8:5  components.backbone.act  Input should be 'gelu' or 'silu' (got 'gelo')  (did you mean 'gelu'?)",
         f"{bad}:10:8  components.text_encoders.0.type  unknown text_encoder type 'toy-encc'  "
-        "(did you mean 'toy-enc'? valid: toy-enc)",
+        "(did you mean 'toy-enc'? valid: ",
     ]
+    assert "toy-enc" in lines[3].split("valid: ")[1]  # the full list of valid names follows
+    lines[3] = lines[3][: len(expected[3])]
+    assert lines == expected
     assert str(info.value).startswith("4 errors in spec:")
 
 

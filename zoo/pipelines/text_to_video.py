@@ -1,0 +1,101 @@
+"""Text-to-video (and text-to-image, T = 1): Movie Gen Video's generation pipeline (paper §3).
+
+prompt -> "FPS-16 " prefix -> text encoders + projections -> noise latents -> flow-matching ODE with
+classifier-free guidance -> TAE decode -> video ``(B, 3, T, H, W)`` in [-1, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from pydantic import Field, PositiveInt, model_validator
+
+from zoo.models.text.conditioner import TextConditioner
+from zoo.pipeline import Pipeline, build_components
+from zoo.pipelines.steps import VideoOutput, backbone_velocity, module_dtype, prepare_latents
+from zoo.registry import register
+from zoo.spec.model_spec import ModelSpec
+from zoo.spec.params import Params, Slot, component
+
+
+class TextToVideoParams(Params):
+    """Components of a text-to-video model and its default output format."""
+
+    autoencoder: Slot("autoencoder") = Field(description="Pixels <-> latents (the TAE).")
+    text_encoders: list[Slot("text_encoder")] = Field(
+        min_length=1, description="Text encoders; their projected outputs are concatenated (paper §3.1.4)."
+    )
+    backbone: Slot("backbone") = Field(description="The flow-matching transformer.")
+    flow: Slot("flow") = Field(
+        default_factory=lambda: component("flow", "flow-matching"), description="Training objective (paper §3.1.2)."
+    )
+    sampler: Slot("sampler") = Field(
+        default_factory=lambda: component("sampler", "euler"), description="ODE solver, schedule and CFG scale."
+    )
+    fps: PositiveInt = Field(16, description="Default frames per second, written into the prompt (moviegen-facts §1.3).")
+    frames: PositiveInt = Field(256, description="Default number of frames (16 s at 16 FPS, moviegen-facts §1.1).")
+    height: PositiveInt = Field(768, description="Default frame height in pixels (moviegen-facts §1.1).")
+    width: PositiveInt = Field(768, description="Default frame width in pixels (moviegen-facts §1.1).")
+
+    @model_validator(mode="after")
+    def _components_fit(self) -> TextToVideoParams:
+        latent = getattr(self.autoencoder.params, "latent_channels", None)
+        wanted = getattr(self.backbone.params, "in_channels", None)
+        if latent is not None and wanted is not None and latent != wanted:
+            raise ValueError(
+                f"the backbone takes {wanted} latent channels but the autoencoder makes {latent}: "
+                "set backbone.in_channels to autoencoder.latent_channels"
+            )
+        return self
+
+
+class TextToVideoPipeline(Pipeline):
+    """``pipe("a red circle moving left", steps=50, guidance=7.5, seed=0)`` -> :class:`VideoOutput`."""
+
+    def __init__(self, spec: ModelSpec, components: dict, conditioner: TextConditioner):
+        super().__init__(spec, components)
+        self.conditioner = conditioner
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        prompt: str | Sequence[str],
+        *,
+        steps: int | None = None,
+        guidance: float | None = None,
+        seed: int | None = 0,
+        frames: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        fps: float | None = None,
+        progress: bool = False,
+    ) -> VideoOutput:
+        """Generate one video per prompt; the same seed gives the same video."""
+        defaults = self.spec.pipeline.params
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        frames, height, width = frames or defaults.frames, height or defaults.height, width or defaults.width
+        fps = fps or defaults.fps
+        backbone, autoencoder, sampler = self.backbone, self.autoencoder, self.sampler
+        for module in (backbone, autoencoder, self.conditioner):
+            module.eval()
+        cond = self.conditioner(prompts, fps=fps)
+        scale = sampler.guidance if guidance is None else guidance
+        null = self.conditioner.null_conditioning(len(prompts), fps=fps) if scale != 1 else None
+        latent_shape = autoencoder.latent_shape(frames, height, width)
+        noise = prepare_latents(len(prompts), latent_shape, seed=seed, device=self.device, dtype=module_dtype(backbone))
+        latents = sampler.sample(
+            backbone_velocity(backbone), noise, cond=cond, null_cond=null, guidance=scale, steps=steps, progress=progress
+        )
+        video = autoencoder.decode(autoencoder.denormalize(latents.to(module_dtype(autoencoder))), frames=frames)
+        return VideoOutput(video.clamp(-1, 1), prompts, seed, float(fps))
+
+
+@register("pipeline", "text-to-video", params=TextToVideoParams, description="Movie Gen Video: text to video/image.")
+def build_text_to_video(p: TextToVideoParams, *, spec: ModelSpec) -> TextToVideoPipeline:
+    components = build_components(p)
+    backbone_params = p.backbone.params
+    width = getattr(backbone_params, "context_dim", None) or getattr(backbone_params, "dim")
+    conditioner = TextConditioner(components["text_encoders"], width)
+    components["text_projections"] = conditioner.projections
+    return TextToVideoPipeline(spec, components, conditioner)
