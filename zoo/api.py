@@ -64,8 +64,10 @@ def build_pipeline(spec: ModelSpec, *, meta: bool = False) -> Pipeline:
     return spec.pipeline.build(spec=spec)
 
 
-def available_memory_bytes() -> int | None:
-    """Memory this process can still allocate on the host (MemAvailable), if the OS says."""
+def available_memory_bytes(device: torch.device | None = None) -> int | None:
+    """Memory still free on ``device`` (host MemAvailable for CPU, free memory for CUDA), if known."""
+    if device is not None and device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
@@ -95,13 +97,16 @@ def load(
     meta_pipe = build_pipeline(spec, meta=True)
     n_params = sum(meta_pipe.parameter_counts().values())
     bytes_needed = n_params * _DTYPE_BYTES.get(dtype or torch.float32, 4)
-    available = available_memory_bytes()
     target = torch.device(device) if device is not None else torch.device("cpu")
-    if target.type == "cpu" and available is not None and bytes_needed > 0.8 * available:
+    available = available_memory_bytes(target) if target.type in ("cpu", "cuda") else None
+    if available is not None and bytes_needed > 0.8 * available:
         warnings.warn(
             f"{spec.name}: {n_params / 1e9:.2f}B parameters need {bytes_needed / 2**30:.1f} GiB "
-            f"but {available / 2**30:.1f} GiB are available; built on the meta device instead "
-            "(materialise it with a strategy or load sharded weights)",
+            f"({dtype or torch.float32}) but {available / 2**30:.1f} GiB are available, so it was built on the meta "
+            "device (no memory allocated). Options: materialise it sharded with a strategy preset "
+            "(recipes/strategies/), load it in bf16 (dtype=torch.bfloat16) on a bigger machine, ask for "
+            "device='meta' explicitly to silence this, or use a smaller preset (moviegen-video-5b, "
+            "moviegen-video-tiny).",
             ResourceWarning,
             stacklevel=2,
         )

@@ -19,8 +19,8 @@ from rich.table import Table
 
 EXIT_USER_ERROR = 2
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 120)
 
 
 # -- commands -----------------------------------------------------------------------------------

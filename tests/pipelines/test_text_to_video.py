@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+import zoo
+from zoo.errors import SpecError
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return zoo.load("moviegen-video-tiny")
+
+
+def test_same_seed_same_video_and_shapes(pipe):
+    out = pipe(["a red circle moving left", "a blue square"], steps=2, seed=0, frames=5, height=32, width=32)
+    assert out.video.shape == (2, 3, 5, 32, 32)
+    assert out.video.min() >= -1 and out.video.max() <= 1
+    again = pipe(["a red circle moving left", "a blue square"], steps=2, seed=0, frames=5, height=32, width=32)
+    assert torch.equal(out.video, again.video)
+    other = pipe(["a red circle moving left", "a blue square"], steps=2, seed=1, frames=5, height=32, width=32)
+    assert not torch.equal(out.video, other.video)
+    assert out.frames_uint8().shape == (2, 5, 32, 32, 3) and out.frames_uint8().dtype == torch.uint8
+
+
+def test_image_is_a_one_frame_video(pipe):
+    out = pipe("a green triangle", steps=2, frames=1, height=32, width=32, guidance=1.0)
+    assert out.video.shape == (1, 3, 1, 32, 32)
+
+
+def test_guidance_and_prompt_reach_the_backbone(pipe, monkeypatch):
+    seen = []
+    real = pipe.backbone.forward
+    monkeypatch.setattr(pipe.backbone, "forward", lambda x, t, c, m: seen.append(x.shape[0]) or real(x, t, c, m))
+    pipe("a cat", steps=3, frames=1, height=32, width=32, guidance=7.5)
+    assert seen == [2, 2, 2]  # conditional and unconditional branches in one batch per step
+    seen.clear()
+    pipe("a cat", steps=3, frames=1, height=32, width=32, guidance=1.0)
+    assert seen == [1, 1, 1]
+
+
+def test_state_dict_covers_every_trainable_part(pipe):
+    keys = pipe.state_dict().keys()
+    for prefix in ("autoencoder.", "backbone.", "text_encoders.0.", "text_projections.0."):
+        assert any(k.startswith(prefix) for k in keys), prefix
+
+
+def test_mismatched_latent_channels_are_a_spec_error():
+    with pytest.raises(SpecError, match="in_channels"):
+        zoo.load("moviegen-video-tiny", overrides=["components.backbone.in_channels=4"])
+
+
+def test_autoencoder_preset_reconstructs_shapes():
+    pipe = zoo.load("moviegen-tae-tiny")
+    video = torch.rand(1, 3, 6, 32, 32) * 2 - 1
+    assert pipe(video).shape == video.shape
