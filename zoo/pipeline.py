@@ -86,12 +86,43 @@ class Pipeline:
         return torch.device("cpu")
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """All module weights keyed ``role.param`` (the layout of shipped weights files)."""
-        return self.module_tree().state_dict()
+        """All module weights keyed ``role.param`` (the layout of shipped weights files).
+
+        Tied weights (one tensor under two names, e.g. T5's shared embedding) appear once, under the
+        first name; :meth:`load_state` fills the other names back in.
+        """
+        state = self.module_tree().state_dict()
+        aliases = tied_aliases(state)
+        return {k: v for k, v in state.items() if k not in aliases}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], *, strict: bool = True) -> None:
+        """Load ``role.param`` tensors into the components (tied names are restored from their twin)."""
+        from zoo.io.weights import load_state_dict_into
+
+        tree = self.module_tree()
+        tensors = dict(tensors)
+        for alias, canonical in tied_aliases(tree.state_dict()).items():
+            if alias not in tensors and canonical in tensors:
+                tensors[alias] = tensors[canonical]
+        load_state_dict_into(tree, tensors, strict=strict)
 
     def load_weights(self, uri: str, *, sha256: str | None = None, strict: bool = True) -> None:
         """Load a safetensors file (any supported URI) into the components, verifying sha256 if given."""
-        from zoo.io.weights import load_safetensors, load_state_dict_into
+        from zoo.io.weights import load_safetensors
 
-        tensors = load_safetensors(uri, sha256=sha256, device="cpu")
-        load_state_dict_into(self.module_tree(), tensors, strict=strict)
+        self.load_state(load_safetensors(uri, sha256=sha256, device="cpu"), strict=strict)
+
+
+def tied_aliases(state: dict[str, torch.Tensor]) -> dict[str, str]:
+    """``{alias: first_name}`` for state-dict entries that are views of the same tensor memory."""
+    seen: dict[tuple, str] = {}
+    aliases: dict[str, str] = {}
+    for name, tensor in state.items():
+        if tensor.device.type == "meta":
+            continue
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.dtype)
+        if key in seen:
+            aliases[name] = seen[key]
+        else:
+            seen[key] = name
+    return aliases

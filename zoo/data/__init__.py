@@ -1,0 +1,1 @@
+"""Datasets: webdataset shards of videos and their metadata."""

@@ -1,0 +1,220 @@
+"""The ``train`` recipe: build a preset, then run its training stages with Lightning.
+
+```yaml
+schema_version: 1
+type: train
+name: moviegen-video-tiny
+model: {preset: moviegen-video-tiny}
+data: {type: shapes-world, frames: 16, height: 64, width: 64}
+stages:                                # the paper's staged shape (§3.2): T2I, then joint T2I/T2V
+  - {name: t2i, steps: 600, image_fraction: 1.0}
+  - {name: t2iv, steps: 2400, image_fraction: 0.1}
+```
+
+Each stage is one ``Trainer.fit`` with its own checkpoints under ``<run>/stage-<i>-<name>/``; running the
+recipe again resumes the first unfinished stage from its ``last.ckpt`` and skips finished ones.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+from torch.utils.data import DataLoader
+
+from zoo.data.batches import MixedBatches
+from zoo.errors import ZooError
+from zoo.io.atomic import atomic_write
+from zoo.io.weights import load_safetensors, load_state_dict_into, save_safetensors
+from zoo.pipeline import Pipeline
+from zoo.recipes.common import InitWeights, ModelRef, TrainerParams, run_dir
+from zoo.registry import register
+from zoo.spec.migrations import CURRENT_SCHEMA_VERSION
+from zoo.spec.params import ComponentSpec, Params, Slot
+from zoo.spec.yaml_io import dump_yaml
+from zoo.tasks.optim import OptimizerParams
+
+
+class StageParams(Params):
+    """One training stage: how many steps, and the image:video mix of its batches."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="Stage name, used in directory names.")
+    steps: PositiveInt = Field(description="Optimizer steps in this stage.")
+    image_fraction: float = Field(
+        0.0, ge=0, le=1, description="Share of batches that are images (T = 1); 1.0 = text-to-image only."
+    )
+    frames: PositiveInt | None = Field(None, description="Video frames in this stage; None = the dataset's.")
+    lr: float | None = Field(None, gt=0, description="Peak learning rate of this stage; None = optim.lr.")
+
+
+class TrainRecipeParams(Params):
+    """A training run: the preset, the data, the stages and the optimiser."""
+
+    name: str = Field(description="Run name; fills {name} in output_dir.")
+    model: ModelRef = Field(description="The preset to train.")
+    init: list[InitWeights] = Field(default_factory=list, description="Weights loaded before training.")
+    data: Slot("dataset") = Field(description="Training data; must accept `frames` and `image_fraction`.")
+    stages: list[StageParams] = Field(min_length=1, description="Stages, run in order.")
+    batch_size: PositiveInt = Field(8, description="Samples per batch (per device).")
+    optim: OptimizerParams = Field(default_factory=OptimizerParams, description="AdamW and its schedule.")
+    ema_decay: float | None = Field(0.999, gt=0, lt=1, description="EMA of trained weights; None = off.")
+    trainer: TrainerParams = Field(default_factory=TrainerParams, description="Lightning Trainer settings.")
+    seed: NonNegativeInt = Field(0, description="Seed of every random draw (data, noise, times, dropout).")
+    output_dir: str = Field("runs/{name}", description="Run directory; {name} is replaced by the run name.")
+    export: str | None = Field(None, description="Also write the final weights here (a path or URI).")
+
+    @model_validator(mode="after")
+    def _unique_stage_names(self) -> TrainRecipeParams:
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage names must be unique, got {names}")
+        return self
+
+
+class StageData(L.LightningDataModule):
+    """Deterministic training batches (resuming at the restored global step) and fixed validation batches."""
+
+    def __init__(self, videos: Any, images: Any, batch_size: int, image_fraction: float, seed: int, t: TrainerParams):
+        super().__init__()
+        self.videos, self.images, self.batch_size = videos, images, batch_size
+        self.image_fraction, self.seed, self.settings = image_fraction, seed, t
+
+    def _loader(self, stream: MixedBatches) -> DataLoader:
+        return DataLoader(stream, batch_size=None, num_workers=self.settings.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        start = self.trainer.global_step if self.trainer is not None else 0
+        return self._loader(
+            MixedBatches(self.videos, self.images, self.batch_size, self.image_fraction, seed=self.seed, start=start)
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        stream = MixedBatches(
+            self.videos, self.images, self.batch_size, self.image_fraction, seed=self.seed + 7_777,
+            limit=self.settings.val_batches,
+        )
+        return self._loader(stream)
+
+
+class TrainRecipe:
+    """Runs a validated ``train`` recipe; ``run()`` returns 0 when every stage finished."""
+
+    def __init__(self, p: TrainRecipeParams):
+        self.p = p
+        self.dir = run_dir(p.output_dir, p.name)
+
+    def build_pipeline(self) -> Pipeline:
+        import zoo
+
+        pipe = zoo.load(self.p.model.preset, overrides=self.p.model.overrides, weights=False)
+        for init in self.p.init:
+            tensors = load_safetensors(init.uri, sha256=init.sha256)
+            if init.components:
+                keep = tuple(f"{role}." for role in init.components)
+                tensors = {k: v for k, v in tensors.items() if k.startswith(keep)}
+                if not tensors:
+                    raise ZooError(f"{init.uri} holds no weights for {init.components}")
+                for role in init.components:
+                    load_state_dict_into(pipe.module_tree()[role], tensors, prefix=f"{role}.")
+            else:
+                pipe.load_state(tensors)
+        return pipe
+
+    def make_task(self, pipe: Pipeline, stage: StageParams) -> L.LightningModule:
+        optim = self.p.optim if stage.lr is None else self.p.optim.model_copy(update={"lr": stage.lr})
+        if pipe.spec.pipeline.type == "text-to-video":
+            from zoo.tasks.flow_matching import FlowMatchingTask
+
+            return FlowMatchingTask(pipe, optim, stage.steps, ema_decay=self.p.ema_decay, seed=self.p.seed)
+        if pipe.spec.pipeline.type == "video-autoencoder":
+            from zoo.tasks.autoencoder import AutoencoderTask
+
+            return AutoencoderTask(pipe.autoencoder, optim, stage.steps, seed=self.p.seed)
+        raise ZooError(f"no training task for pipeline type '{pipe.spec.pipeline.type}'")
+
+    def datasets(self, stage: StageParams) -> tuple[Any, Any]:
+        data: ComponentSpec = self.p.data
+        frames = stage.frames or getattr(data.params, "frames", None)
+        videos = data.replace(image_fraction=0.0, frames=frames).build() if stage.image_fraction < 1 else None
+        images = data.replace(image_fraction=1.0).build() if stage.image_fraction > 0 else None
+        return videos, images
+
+    def write_resolved(self, pipe: Pipeline) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        recipe = {"schema_version": CURRENT_SCHEMA_VERSION, "type": "train", **self.p.model_dump(mode="json")}
+        with atomic_write(self.dir / "recipe.yaml", "w") as handle:
+            handle.write(dump_yaml(recipe))
+        with atomic_write(self.dir / "model.yaml", "w") as handle:
+            handle.write(pipe.spec.to_yaml())
+
+    def run_stage(self, pipe: Pipeline, index: int, stage: StageParams) -> dict[str, Any]:
+        stage_dir = self.dir / f"stage-{index}-{stage.name}"
+        weights = stage_dir / "weights.safetensors"
+        if (stage_dir / "done.json").exists():
+            pipe.load_state(load_safetensors(str(weights)))
+            return json.loads((stage_dir / "done.json").read_text())
+        task = self.make_task(pipe, stage)
+        videos, images = self.datasets(stage)
+        data = StageData(videos, images, self.p.batch_size, stage.image_fraction, self.p.seed + index, self.p.trainer)
+        t = self.p.trainer
+        checkpoints = stage_dir / "checkpoints"
+        trainer = L.Trainer(
+            max_steps=stage.steps,
+            accelerator=t.accelerator,
+            devices=t.devices,
+            num_nodes=t.num_nodes,
+            precision=t.precision,
+            gradient_clip_val=self.p.optim.grad_clip,
+            log_every_n_steps=t.log_every_n_steps,
+            val_check_interval=t.val_every_n_steps or stage.steps,
+            check_val_every_n_epoch=None,
+            limit_val_batches=t.val_batches,
+            num_sanity_val_steps=0,
+            enable_model_summary=False,
+            enable_progress_bar=t.progress_bar,
+            default_root_dir=str(stage_dir),
+            logger=CSVLogger(str(self.dir), name="logs", version=f"stage-{index}-{stage.name}"),
+            callbacks=[
+                ModelCheckpoint(
+                    dirpath=str(checkpoints), save_last=True, save_top_k=0, every_n_train_steps=t.checkpoint_every_n_steps
+                ),
+                *([RichProgressBar()] if t.progress_bar else []),
+            ],
+        )
+        last = checkpoints / "last.ckpt"
+        trainer.fit(task, datamodule=data, ckpt_path=str(last) if last.exists() else None)
+        state = pipe.state_dict()
+        state.update(task.export_state())
+        pipe.load_state(state)
+        digest = save_safetensors(state, str(weights))
+        summary = {"stage": stage.name, "steps": int(trainer.global_step), "sha256": digest,
+                   **{k: float(v) for k, v in trainer.callback_metrics.items()}}
+        with atomic_write(stage_dir / "done.json", "w") as handle:
+            json.dump(summary, handle, indent=2)
+        return summary
+
+    def run(self) -> int:
+        L.seed_everything(self.p.seed, workers=True, verbose=False)
+        pipe = self.build_pipeline()
+        self.write_resolved(pipe)
+        summaries = [self.run_stage(pipe, i, stage) for i, stage in enumerate(self.p.stages)]
+        final = self.dir / "weights.safetensors"
+        digest = save_safetensors(pipe.state_dict(), str(final))
+        report = {"name": self.p.name, "weights": str(final), "sha256": digest, "stages": summaries}
+        if self.p.export:
+            report["exported"] = self.p.export
+            save_safetensors(pipe.state_dict(), self.p.export)
+        with atomic_write(self.dir / "summary.json", "w") as handle:
+            json.dump(report, handle, indent=2)
+        print(f"weights: {final}  sha256: {digest}")
+        return 0
+
+
+@register("recipe", "train", params=TrainRecipeParams, description="Train a preset in stages with Lightning.")
+def build_train(p: TrainRecipeParams) -> TrainRecipe:
+    return TrainRecipe(p)

@@ -1,0 +1,1 @@
+"""Lightning tasks: the training policy (losses, EMA, schedules, batch mixing) for each model family."""

@@ -1,0 +1,102 @@
+"""FlowMatchingTask: trains a text-to-video backbone with flow matching (paper §3.1.2).
+
+Policy lives here (latents from the frozen TAE, caption dropout for classifier-free guidance, the
+flow-matching loss, EMA of the trained weights, AdamW with warm-up); Lightning owns the loop,
+checkpoints, logging and strategies. Every random draw of step k comes from ``step_generator(seed, k)``,
+so a run resumed from a checkpoint repeats the uninterrupted run exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from zoo.pipelines.text_to_video import TextToVideoPipeline
+from zoo.tasks.optim import OptimizerParams, build_optimizer
+from zoo.tasks.seeding import step_generator
+
+
+class FlowMatchingTask(L.LightningModule):
+    """Text-to-image and text-to-video training of ``pipeline``'s backbone and text projections.
+
+    Batches are dicts with ``"caption"`` (list of B str) and either ``"video"`` ``(B, 3, T, H, W)`` in
+    [-1, 1] (encoded by the frozen autoencoder) or precomputed ``"latents"`` ``(B, C, t, h, w)``.
+    Images are batches with T = 1.
+    """
+
+    def __init__(
+        self,
+        pipeline: TextToVideoPipeline,
+        optim: OptimizerParams,
+        total_steps: int,
+        *,
+        ema_decay: float | None = 0.999,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.backbone = pipeline.backbone
+        self.conditioner = pipeline.conditioner
+        self.autoencoder = pipeline.autoencoder.requires_grad_(False)
+        self.flow = pipeline.flow
+        self.fps = pipeline.spec.pipeline.params.fps
+        self.optim, self.total_steps, self.seed = optim, total_steps, seed
+        self.ema = AveragedModel(self.trained(), multi_avg_fn=get_ema_multi_avg_fn(ema_decay)) if ema_decay else None
+        if self.ema is not None:
+            self.ema.requires_grad_(False)
+
+    def trained(self) -> nn.ModuleDict:
+        """The modules this task optimises: the backbone and the text projections."""
+        return nn.ModuleDict({"backbone": self.backbone, "text_projections": self.conditioner.projections})
+
+    # -- the step -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def latents(self, batch: dict[str, Any], generator: torch.Generator) -> Tensor:
+        """Normalised latents of the batch: precomputed, or a posterior sample of the frozen TAE."""
+        if "latents" in batch:
+            return batch["latents"]
+        self.autoencoder.eval()
+        posterior = self.autoencoder.encode(batch["video"])
+        return self.autoencoder.normalize(posterior.sample(generator=generator))
+
+    def loss(self, batch: dict[str, Any], step: int) -> Tensor:
+        """Flow-matching loss of one batch with the draws of ``step``."""
+        generator = step_generator(self.seed, step)
+        x1 = self.latents(batch, generator)
+        captions = list(batch["caption"])
+        dropped = self.flow.drop_conditioning(len(captions), generator=generator)
+        captions = ["" if drop else caption for caption, drop in zip(captions, dropped.tolist())]
+        tokens, mask = self.conditioner(captions, fps=self.fps)
+        xt, t, target, _ = self.flow.training_batch(x1, generator=generator)
+        return self.flow.loss(self.backbone(xt, t, tokens, mask), target)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        loss = self.loss(batch, self.global_step)
+        frames = batch["video"].shape[2] if "video" in batch else batch["latents"].shape[2]
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["caption"]))
+        self.log("train/image_batch", float(frames == 1), batch_size=len(batch["caption"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        # Fixed draws per validation batch: the flow-matching validation loss tracks quality (paper §3.5).
+        loss = self.loss(batch, 10_000_000 + batch_idx)
+        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["caption"]))
+        return loss
+
+    # -- optimisation -------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        params = [p for p in self.trained().parameters() if p.requires_grad]
+        optimizer, scheduler = build_optimizer(params, self.optim, self.total_steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.trained())
+
+    def export_state(self, use_ema: bool = True) -> dict[str, Tensor]:
+        """Weights of the trained modules keyed like the pipeline (``backbone.*``, ``text_projections.*``)."""
+        source = self.ema.module if (use_ema and self.ema is not None) else self.trained()
+        return {k: v.detach().clone() for k, v in source.state_dict().items()}
