@@ -29,6 +29,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     from zoo.registry import KINDS, REGISTRY
 
     what, pattern = args.what, args.pattern
+    if what not in ("presets", "recipes", "components"):
+        what, pattern = "presets", what  # `zoo list 'moviegen-*'`
     if what == "presets":
         table = Table("preset", "pipeline", "scale", "description", title="presets")
         for name in zoo.list(pattern):
@@ -63,10 +65,15 @@ def cmd_info(args: argparse.Namespace) -> int:
         table.add_row(row.role, row.type, f"{row.parameters:,}  ({_human(row.parameters)})")
     table.add_row("[bold]total[/bold]", "", f"{report.total_parameters:,}  ({_human(report.total_parameters)})")
     out.print(table)
-    if report.latent_shape is not None:
+    if report.latent_shape is not None and report.tokens is not None:
         out.print(
             f"input: {report.frames} frames x {report.height}x{report.width} px  ->  "
             f"latent (C, T, H, W) = {tuple(report.latent_shape)}  ->  {report.tokens:,} tokens"
+        )
+    elif report.latent_shape is not None:
+        out.print(
+            f"input: {report.frames} frames x {report.height}x{report.width} px  ->  "
+            f"latent (C, T, H, W) = {tuple(report.latent_shape)}"
         )
     out.print(f"weights: {report.weights or 'none (random init)'}")
     return 0
@@ -142,6 +149,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     return int(result) if isinstance(result, int) else 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    import zoo
+    from zoo.io.video import write_contact_sheet, write_mp4
+
+    height, width = _size(args.size)
+    pipe = zoo.load(args.model, overrides=args.overrides)
+    result = pipe(
+        args.prompt,
+        steps=args.steps,
+        guidance=args.guidance,
+        seed=args.seed,
+        frames=args.frames,
+        height=height,
+        width=width,
+        fps=args.fps,
+        progress=not args.quiet,
+    )
+    frames = result.frames_uint8()[0]
+    video_path = Path(args.out)
+    sheet_path = video_path.with_suffix(".png")
+    write_mp4(frames, str(video_path), fps=result.fps)
+    write_contact_sheet(frames, str(sheet_path))
+    t, h, w = frames.shape[:3]
+    out.print(f"wrote {video_path} ({t} frames, {h}x{w} px) and {sheet_path}", markup=False)
+    return 0
+
+
 # -- helpers ------------------------------------------------------------------------------------
 def _catalog(ref: str) -> Any:
     from zoo.spec.load import catalog_for
@@ -198,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="list presets, recipes or registered components")
-    p.add_argument("what", nargs="?", default="presets", choices=["presets", "recipes", "components"])
+    p.add_argument("what", nargs="?", default="presets", help="presets (default), recipes or components")
     p.add_argument("pattern", nargs="?", default="*", help="glob pattern, e.g. 'moviegen-*'")
     p.add_argument("--kind", help="only this registry kind (with 'components')")
     p.set_defaults(func=cmd_list)
@@ -230,6 +264,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_cp)
 
+    p = sub.add_parser("generate", help="generate a video from a prompt (mp4 + PNG contact sheet)")
+    p.add_argument("prompt", help="what the video should show")
+    p.add_argument("--model", default="moviegen-video-tiny", help="preset name, path or URI")
+    p.add_argument("--out", default="video.mp4", help="output mp4 path; the contact sheet goes beside it as .png")
+    p.add_argument("--steps", type=int, help="solver steps (default: the preset's)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the preset's)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same video")
+    p.add_argument("--frames", type=int, help="number of frames (default: the preset's)")
+    p.add_argument("--size", help="frame size in pixels: 64 or HEIGHTxWIDTH (default: the preset's)")
+    p.add_argument("--fps", type=float, help="frames per second (default: the preset's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="overrides of the preset")
+    p.set_defaults(func=cmd_generate)
+
     for name in ("run", "train"):
         p = sub.add_parser(name, help="run a recipe" if name == "run" else "alias of run")
         p.add_argument("recipe", help="recipe name, path or URI")
@@ -245,7 +293,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from zoo.spec.compose import SpecWarning
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # overrides may follow options (`config show REF --set f.yaml a.b=1`): argparse leaves them over
+    if extra and hasattr(args, "overrides") and all("=" in e or e.startswith("~") for e in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     with warnings.catch_warnings():
         warnings.simplefilter("always", SpecWarning)
         warnings.showwarning = _show_warning

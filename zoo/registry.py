@@ -53,6 +53,7 @@ BUILTIN_MODULES.update(
         "sampler": ("zoo.flow.solvers",),
         "schedule": ("zoo.flow.schedules",),
         "pipeline": ("zoo.pipelines.text_to_video", "zoo.pipelines.autoencode"),
+        "dataset": ("zoo.data.shapes_world.dataset",),
         "recipe": ("zoo.recipes.train",),
     }
 )
