@@ -43,8 +43,9 @@ class AutoencoderTask(L.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         terms = self.losses(batch["video"], self.global_step)
-        self.log_dict({f"train/{k}": v for k, v in terms.items()}, prog_bar=False, batch_size=batch["video"].shape[0])
-        self.log("train/loss", terms["loss"], prog_bar=True, batch_size=batch["video"].shape[0])
+        size = batch["video"].shape[0]
+        self.log_dict({f"train/{k}": v for k, v in terms.items() if k != "loss"}, batch_size=size)
+        self.log("train/loss", terms["loss"], prog_bar=True, batch_size=size)
         return terms["loss"]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:

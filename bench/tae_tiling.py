@@ -1,0 +1,77 @@
+"""Peak host memory of TAE decoding, temporally tiled vs untiled, as the video grows.
+
+Each measurement runs in a fresh process: build the tiny TAE, make the latent, reset the kernel's
+peak-RSS counter (``/proc/self/clear_refs``), decode, read ``VmHWM``. The figure reported is the
+growth of the peak over the resident size just before decoding, in MiB; ``output`` is the size of the
+decoded video itself, which any decoder must hold.
+
+    python bench/tae_tiling.py [--frames 32 64 128 256] [--preset moviegen-tae-tiny] [--json out.json]
+
+Target (issue acceptance): tiled peak at 256 frames within 1.2x of the tiled peak at 32 frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CHILD = r"""
+import json, sys, torch
+import zoo
+preset, frames, tiled = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "tiled"
+torch.manual_seed(0)
+torch.set_num_threads(1)
+tae = zoo.load(preset, weights=False).autoencoder.eval()
+p = tae.params
+latent = torch.randn(1, *tae.latent_shape(frames, 64, 64))
+
+def rss_kib(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+
+with torch.inference_mode():
+    tae.decode(torch.randn(1, *tae.latent_shape(p.temporal_tile_frames, 64, 64)), tiled=False)  # warm-up
+    before = rss_kib("VmRSS:")
+    open("/proc/self/clear_refs", "w").write("5")
+    video = tae.decode(latent, frames=frames, tiled=tiled)
+    peak = rss_kib("VmHWM:")
+print(json.dumps({"frames": frames, "tiled": tiled, "peak_growth_mib": (peak - before) / 1024,
+                  "output_mib": video.numel() * video.element_size() / 2**20}))
+"""
+
+
+def measure(preset: str, frames: int, tiled: bool) -> dict:
+    mode = "tiled" if tiled else "untiled"
+    proc = subprocess.run([sys.executable, "-c", CHILD, preset, str(frames), mode], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, nargs="+", default=[32, 64, 128, 256])
+    parser.add_argument("--preset", default="moviegen-tae-tiny")
+    parser.add_argument("--json", default="bench/results/tae_tiling.json")
+    args = parser.parse_args()
+    rows = [measure(args.preset, n, tiled) for n in args.frames for tiled in (True, False)]
+    print(f"{'frames':>7} {'tiled peak MiB':>15} {'untiled peak MiB':>17} {'output MiB':>11}")
+    for n in args.frames:
+        t = next(r for r in rows if r["frames"] == n and r["tiled"])
+        u = next(r for r in rows if r["frames"] == n and not r["tiled"])
+        print(f"{n:>7} {t['peak_growth_mib']:>15.1f} {u['peak_growth_mib']:>17.1f} {t['output_mib']:>11.1f}")
+    tiled = [r for r in rows if r["tiled"]]
+    ratio = tiled[-1]["peak_growth_mib"] / tiled[0]["peak_growth_mib"]
+    print(f"tiled peak ratio {args.frames[-1]} / {args.frames[0]} frames: {ratio:.2f} (target <= 1.2)")
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"preset": args.preset, "rows": rows, "tiled_ratio": ratio}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
