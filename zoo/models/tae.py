@@ -73,7 +73,7 @@ class TAEParams(Params):
         None, ge=1, description="Optional spatial tile size in pixels (square), for encode and decode; None = off."
     )
     spatial_tile_overlap: int = Field(
-        64, ge=0, description="Pixels shared by neighbouring spatial tiles, blended linearly (when spatial_tile is set)."
+        64, ge=0, description="Pixels shared by neighbouring spatial tiles, blended linearly (with spatial_tile)."
     )
     kl_weight: float = Field(
         1e-6, ge=0, description="Weight of the KL term in training (LDM/SD VAE value; UNCONFIRMED for Movie Gen)."
@@ -334,10 +334,8 @@ class TAE(nn.Module):
         if tiled is None:
             tiled = t * ct > p.temporal_tile_frames or self._spatially_large(z.shape[3:], spatial_tile)
         if tiled:
-            video = tiled_decode(
-                self, z, p.temporal_tile_frames // ct, p.temporal_tile_overlap // ct,
-                spatial_tile, p.spatial_tile_overlap // cs,
-            )  # fmt: skip
+            temporal = (p.temporal_tile_frames // ct, p.temporal_tile_overlap // ct)
+            video = tiled_decode(self, z, *temporal, spatial_tile, p.spatial_tile_overlap // cs)
         else:
             video = self.decode_untiled(z)
         return video if frames is None else video[:, :, :frames]
