@@ -126,6 +126,8 @@ def cmd_cp(args: argparse.Namespace) -> int:
         catalog.shipped_path(_catalog(args.name), args.name)  # raises with suggestions
     _, source = sources[0]
     dest = Path(args.dest)
+    if args.dest.endswith(("/", "\\")):
+        dest.mkdir(parents=True, exist_ok=True)
     if dest.is_dir():
         dest = dest / source.name
     if dest.exists() and not args.force:

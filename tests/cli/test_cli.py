@@ -118,3 +118,12 @@ def test_console_script_prints_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "pwned" not in proc.stdout
     assert f"{bad}:2:7" in proc.stderr and "python" in proc.stderr
+
+
+def test_cp_into_a_new_directory_and_recipe_base_names_a_shipped_recipe(tmp_path, capsys):
+    code, _, _ = run(capsys, "cp", "train/moviegen-tae-tiny", f"{tmp_path}/new/")
+    assert code == 0 and (tmp_path / "new" / "moviegen-tae-tiny.yaml").is_file()
+    child = tmp_path / "child.yaml"
+    child.write_text("schema_version: 1\nbase: train/moviegen-tae-tiny\nname: mine\n")
+    code, out, err = run(capsys, "validate", str(child))
+    assert code == 0, err

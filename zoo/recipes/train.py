@@ -187,6 +187,7 @@ class TrainRecipe:
             ],
         )
         last = checkpoints / "last.ckpt"
+        _keep_previous_log(self.dir / "logs" / f"stage-{index}-{stage.name}" / "metrics.csv")
         trainer.fit(task, datamodule=data, ckpt_path=str(last) if last.exists() else None)
         state = pipe.state_dict()
         state.update(task.export_state())
@@ -213,6 +214,15 @@ class TrainRecipe:
             json.dump(report, handle, indent=2)
         print(f"weights: {final}  sha256: {digest}")
         return 0
+
+
+def _keep_previous_log(metrics: Path) -> None:
+    """Lightning's CSV logger starts a resumed version's metrics.csv afresh: keep the old rows beside it."""
+    if metrics.exists():
+        attempt = 1
+        while metrics.with_name(f"metrics-{attempt}.csv").exists():
+            attempt += 1
+        metrics.rename(metrics.with_name(f"metrics-{attempt}.csv"))
 
 
 @register("recipe", "train", params=TrainRecipeParams, description="Train a preset in stages with Lightning.")

@@ -103,7 +103,13 @@ def resolve(ref: str | Path, catalog: Catalog, relative_to: str | None = None) -
         if not path.exists():
             raise ZooError(f"no such file: {ref}")
         return Source(key=str(path.resolve()), display=_display(path), path=path)
-    path = shipped_path(catalog, ref)
+    try:
+        path = shipped_path(catalog, ref)
+    except UnknownNameError:
+        other: Catalog = "recipes" if catalog == "specs" else "specs"
+        if ref not in _index(other):
+            raise
+        path = shipped_path(other, ref)  # e.g. a recipe file whose base: is a shipped recipe
     return Source(key=str(path.resolve()), display=_display(path), path=path)
 
 
