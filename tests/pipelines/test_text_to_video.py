@@ -52,3 +52,16 @@ def test_autoencoder_preset_reconstructs_shapes():
     pipe = zoo.load("moviegen-tae-tiny")
     video = torch.rand(1, 3, 6, 32, 32) * 2 - 1
     assert pipe(video).shape == video.shape
+
+
+def test_prompts_outside_the_tiny_vocabulary_warn_but_still_generate(pipe):
+    from zoo.pipelines.text_to_video import UnknownPromptWarning
+
+    with pytest.warns(UnknownPromptWarning, match="'astronaut'"):
+        out = pipe("an astronaut riding a red circle", steps=2, frames=1, height=32, width=32)
+    assert out.video.shape == (1, 3, 1, 32, 32)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownPromptWarning)
+        pipe("a red circle moving left", steps=2, frames=1, height=32, width=32)

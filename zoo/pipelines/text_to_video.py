@@ -6,6 +6,7 @@ classifier-free guidance -> TAE decode -> video ``(B, 3, T, H, W)`` in [-1, 1].
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import torch
@@ -74,6 +75,7 @@ class TextToVideoPipeline(Pipeline):
         """Generate one video per prompt; the same seed gives the same video."""
         defaults = self.spec.pipeline.params
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        warn_unknown_words(prompts, self.spec.metadata.prompt_vocabulary)
         frames, height, width = frames or defaults.frames, height or defaults.height, width or defaults.width
         fps = fps or defaults.fps
         backbone, autoencoder, sampler = self.backbone, self.autoencoder, self.sampler
@@ -89,6 +91,27 @@ class TextToVideoPipeline(Pipeline):
         )
         video = autoencoder.decode(autoencoder.denormalize(latents.to(module_dtype(autoencoder))), frames=frames)
         return VideoOutput(video.clamp(-1, 1), prompts, seed, float(fps))
+
+
+class UnknownPromptWarning(UserWarning):
+    """A prompt uses words the model never saw in training; it still generates, but may ignore them."""
+
+
+def warn_unknown_words(prompts: Sequence[str], vocabulary: str | None) -> None:
+    """Warn (never fail) when a prompt leaves the closed vocabulary a tiny model was trained on."""
+    if vocabulary != "shapes-world":
+        return
+    from zoo.data.shapes_world import parse_prompt
+
+    for prompt in prompts:
+        unknown = parse_prompt(prompt).unknown_words
+        if unknown:
+            warnings.warn(
+                f"'{prompt}': this model was trained on shapes world only and does not know "
+                f"{', '.join(repr(w) for w in unknown)}; the video may ignore them",
+                UnknownPromptWarning,
+                stacklevel=3,
+            )
 
 
 @register("pipeline", "text-to-video", params=TextToVideoParams, description="Movie Gen Video: text to video/image.")

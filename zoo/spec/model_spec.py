@@ -13,7 +13,7 @@ weights: {uri: "zoo://weights/moviegen-video-tiny.safetensors", sha256: "..."}
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_serializer
 
@@ -43,6 +43,10 @@ class Metadata(Params):
     license: str = Field("", description="License of the weights, when the preset ships any.")
     tags: list[str] = Field(default_factory=list, description="Free-form tags for `zoo list` filtering.")
     notes: str = Field("", description="Anything a user should know (what is UNCONFIRMED, derivations).")
+    prompt_vocabulary: Literal["shapes-world"] | None = Field(
+        None,
+        description="The closed vocabulary the model was trained on; generation warns about words outside it.",
+    )
 
 
 class ModelSpec(Params):
