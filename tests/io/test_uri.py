@@ -15,14 +15,6 @@ from zoo.io import uri as uri_mod
 from zoo.io.uri import HubFile, cache_path, is_offline, is_remote, offline, package_root, parse_hf_uri, resolve
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    """Offline switch off, cache in a fresh temporary directory."""
-    for name in uri_mod.OFFLINE_ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
-
-
 @pytest.fixture
 def memory_uri():
     """A unique memory:// file holding 5 bytes, removed after the test."""

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from zoo.errors import OfflineError, WeightsError
-from zoo.io import uri as uri_mod
 from zoo.io.atomic import atomic_path, atomic_write
 from zoo.io.uri import cache_path, offline, resolve
 from zoo.io.weights import (
@@ -23,14 +22,6 @@ from zoo.io.weights import (
     sha256_file,
     verify_sha256,
 )
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    """Offline switch off, cache in a fresh temporary directory."""
-    for name in uri_mod.OFFLINE_ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture
