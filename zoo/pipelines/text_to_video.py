@@ -7,7 +7,7 @@ classifier-free guidance -> TAE decode -> video ``(B, 3, T, H, W)`` in [-1, 1].
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from pydantic import Field, PositiveInt, model_validator
@@ -76,21 +76,44 @@ class TextToVideoPipeline(Pipeline):
         defaults = self.spec.pipeline.params
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         warn_unknown_words(prompts, self.spec.metadata.prompt_vocabulary)
-        frames, height, width = frames or defaults.frames, height or defaults.height, width or defaults.width
-        fps = fps or defaults.fps
-        backbone, autoencoder, sampler = self.backbone, self.autoencoder, self.sampler
-        for module in (backbone, autoencoder, self.conditioner):
-            module.eval()
-        cond = self.conditioner(prompts, fps=fps)
-        scale = sampler.guidance if guidance is None else guidance
-        null = self.conditioner.null_conditioning(len(prompts), fps=fps) if scale != 1 else None
-        latent_shape = autoencoder.latent_shape(frames, height, width)
-        noise = prepare_latents(len(prompts), latent_shape, seed=seed, device=self.device, dtype=module_dtype(backbone))
-        latents = sampler.sample(
-            backbone_velocity(backbone), noise, cond=cond, null_cond=null, guidance=scale, steps=steps, progress=progress
+        frames, fps = frames or defaults.frames, fps or defaults.fps
+        latents = self.sample_latents(
+            prompts, steps=steps, guidance=guidance, seed=seed, frames=frames, height=height, width=width, fps=fps,
+            progress=progress,
         )
+        autoencoder = self.autoencoder.eval()
         video = autoencoder.decode(autoencoder.denormalize(latents.to(module_dtype(autoencoder))), frames=frames)
         return VideoOutput(video.clamp(-1, 1), prompts, seed, float(fps))
+
+    @torch.inference_mode()
+    def sample_latents(
+        self,
+        prompts: Sequence[str],
+        *,
+        sampler: Any = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        seed: int | None = 0,
+        frames: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        fps: float | None = None,
+        progress: bool = False,
+    ) -> torch.Tensor:
+        """Normalised latents ``(B, C, t, h, w)`` for ``prompts``; ``sampler`` replaces the preset's solver."""
+        defaults = self.spec.pipeline.params
+        frames, height, width = frames or defaults.frames, height or defaults.height, width or defaults.width
+        fps = fps or defaults.fps
+        backbone, sampler = self.backbone.eval(), sampler or self.sampler
+        self.conditioner.eval()
+        cond = self.conditioner(list(prompts), fps=fps)
+        scale = sampler.guidance if guidance is None else guidance
+        null = self.conditioner.null_conditioning(len(prompts), fps=fps) if scale != 1 else None
+        latent_shape = self.autoencoder.latent_shape(frames, height, width)
+        noise = prepare_latents(len(prompts), latent_shape, seed=seed, device=self.device, dtype=module_dtype(backbone))
+        return sampler.sample(
+            backbone_velocity(backbone), noise, cond=cond, null_cond=null, guidance=scale, steps=steps, progress=progress
+        )
 
 
 class UnknownPromptWarning(UserWarning):
