@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import torch
 from pydantic import Field
 from torch.utils.data import Dataset
@@ -26,6 +29,7 @@ class ToyVideos(Dataset):
         return self.p.size
 
     def __getitem__(self, index: int) -> dict:
+        _kill_if_asked()
         frames = 1 if self.p.image_fraction >= 1 else self.p.frames
         video = -torch.ones(3, frames, self.p.height, self.p.width)
         left = index % 2 == 0
@@ -33,6 +37,18 @@ class ToyVideos(Dataset):
             x = (f * 4) if left else self.p.width - 8 - f * 4
             video[:, f, 8:16, max(x, 0) : max(x, 0) + 8] = 1.0
         return {"video": video, "caption": "a square moving right" if left else "a square moving left"}
+
+
+_reads = 0
+
+
+def _kill_if_asked() -> None:
+    """With ZOO_TEST_SIGKILL_AFTER=N, the process SIGKILLs itself on its N+1-th sample read (a hard crash)."""
+    global _reads
+    _reads += 1
+    limit = os.environ.get("ZOO_TEST_SIGKILL_AFTER")
+    if limit is not None and _reads > int(limit):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def register_toy_videos() -> None:
