@@ -120,7 +120,7 @@ def compose(
     """Compose a document: base chain, the file, ``--set`` layers, then command-line overrides."""
     result = load_document(ref, catalog)
     for layer in layers:
-        _merge_into(result, load_document(layer, catalog) if _has_version(layer) else _plain_layer(layer))
+        _merge_into(result, _layer(layer))
     apply_overrides(result, overrides)
     if warn:
         for note in result.warnings:
@@ -128,15 +128,12 @@ def compose(
     return result
 
 
-def _has_version(ref: str) -> bool:
-    data, _ = load_yaml(resolve(ref, "specs").read_text(), str(ref))
-    return isinstance(data, dict) and "schema_version" in data
-
-
-def _plain_layer(ref: str) -> Composed:
-    """A ``--set`` layer without schema_version: a partial mapping merged as is."""
+def _layer(ref: str) -> Composed:
+    """A ``--set`` layer: a full document (with schema_version and maybe base:) or a partial mapping."""
     source = resolve(ref, "specs")
     data, marks = load_yaml(source.read_text(), source.display)
+    if isinstance(data, dict) and "schema_version" in data:
+        return load_document(ref, "specs")  # migrations and base chains apply
     if not isinstance(data, dict):
         raise SpecError([SpecIssue("", "a --set layer must hold a mapping", Mark(source.display, 1, 1))])
     return Composed(data, marks, [source.display], [])
