@@ -53,8 +53,8 @@ BUILTIN_MODULES.update(
         "sampler": ("zoo.flow.solvers",),
         "schedule": ("zoo.flow.schedules",),
         "pipeline": ("zoo.pipelines.text_to_video", "zoo.pipelines.autoencode"),
-        "dataset": ("zoo.data.shapes_world.dataset",),
-        "recipe": ("zoo.recipes.train",),
+        "dataset": ("zoo.data.shapes_world.dataset", "zoo.data.latent_cache"),
+        "recipe": ("zoo.recipes.train", "zoo.recipes.cache_latents"),
     }
 )
 

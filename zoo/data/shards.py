@@ -38,6 +38,9 @@ from zoo.io.video import decode_mp4, frames_to_video
 SHARD_SUFFIXES: tuple[str, ...] = (".tar", ".tar.gz", ".tgz")
 """File name endings that :func:`shard_urls` lists as shards."""
 
+VIDEO_MEMBERS: tuple[str, ...] = ("mp4", "json")
+"""Members every video sample has."""
+
 _GLOB_CHARS = frozenset("*?[")
 _WARN_FIRST = 10  # warn on each of the first skips, then on every _WARN_EVERY-th
 _WARN_EVERY = 100
@@ -124,14 +127,17 @@ def _encode_member(key: str, extension: str, value: Any) -> bytes:
     raise ValueError(f"sample {key!r}: {extension!r} must be bytes, str or a JSON dict/list, got {type(value)}")
 
 
-def _encode_sample(sample: dict[str, Any]) -> dict[str, Any]:
+def _encode_sample(sample: dict[str, Any], required: Sequence[str] = VIDEO_MEMBERS) -> dict[str, Any]:
     """Validate one sample and turn it into ``{"__key__": key, extension: bytes}`` for ``TarWriter``."""
     key = sample.get("__key__")
     if not isinstance(key, str) or not key or "." in key:
         raise ValueError(f"sample key {key!r}: keys must be non-empty strings without dots")
-    if not isinstance(sample.get("mp4"), (bytes, bytearray, memoryview)):
+    missing = [extension for extension in required if extension not in sample]
+    if missing:
+        raise ValueError(f"sample {key!r}: missing member(s) {missing}")
+    if "mp4" in required and not isinstance(sample.get("mp4"), (bytes, bytearray, memoryview)):
         raise ValueError(f"sample {key!r}: 'mp4' must be the encoded video bytes")
-    if not isinstance(sample.get("json"), dict):
+    if "json" in required and not isinstance(sample.get("json"), dict):
         raise ValueError(f"sample {key!r}: 'json' must be a dict")
     encoded: dict[str, Any] = {"__key__": key}
     for extension, value in sample.items():
@@ -171,10 +177,19 @@ def _shard_file(url: str) -> Iterator[IO[bytes]]:
         raise
 
 
-def write_shards(samples: Iterable[dict[str, Any]], pattern: str, maxcount: int = 64) -> list[str]:
+def write_shards(
+    samples: Iterable[dict[str, Any]],
+    pattern: str,
+    maxcount: int = 64,
+    *,
+    required: Sequence[str] = VIDEO_MEMBERS,
+    start: int = 0,
+) -> list[str]:
     """Write samples into tar shards named ``pattern % index`` with at most ``maxcount`` samples each.
 
-    A sample is ``{"__key__": str without dots, "mp4": bytes, "json": dict, <ext>: bytes | str | dict}``.
+    A sample is ``{"__key__": str without dots, "mp4": bytes, "json": dict, <ext>: bytes | str | dict}``;
+    ``required`` names the members every sample must have (other kinds of shards, such as cached
+    latents, pass their own). The first shard gets index ``start``.
     ``pattern`` is a printf pattern, local or fsspec: ``"out/shard-%06d.tar"``,
     ``"memory://bucket/shard-%06d.tar"``. Each shard is written under a temporary name and moved into
     place when complete; an exception (a bad sample, a failing iterator) removes the shard in progress
@@ -195,7 +210,7 @@ def write_shards(samples: Iterable[dict[str, Any]], pattern: str, maxcount: int 
     # sample arrives and, on an exception, closes the partial shard under its final name.
     remaining = iter(samples)
     written: list[str] = []
-    for index in itertools.count():
+    for index in itertools.count(start):
         first = next(remaining, None)
         if first is None:
             return written
@@ -204,7 +219,7 @@ def write_shards(samples: Iterable[dict[str, Any]], pattern: str, maxcount: int 
             tar = wds.TarWriter(handle, compress=url.endswith((".gz", ".tgz")), encoder=False, mtime=0)
             try:
                 for sample in itertools.chain([first], itertools.islice(remaining, maxcount - 1)):
-                    tar.write(_encode_sample(sample))
+                    tar.write(_encode_sample(sample, required))
             finally:  # end-of-archive blocks; on an error, also stops tarfile writing to a closed file later
                 tar.close()  # the handle itself stays open for _shard_file
         written.append(url)

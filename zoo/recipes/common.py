@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, PositiveInt
 
+from zoo.errors import ZooError
+from zoo.io.weights import load_safetensors, load_state_dict_into
 from zoo.spec.params import Params
+
+if TYPE_CHECKING:
+    from zoo.pipeline import Pipeline
 
 
 class ModelRef(Params):
@@ -48,3 +53,22 @@ class TrainerParams(Params):
 def run_dir(output_dir: str, name: str) -> Path:
     """The run directory: ``output_dir`` with ``{name}`` filled in."""
     return Path(output_dir.format(name=name))
+
+
+def build_pipeline(model: ModelRef, init: list[InitWeights]) -> Pipeline:
+    """Build ``model`` without its shipped weights, then load each ``init`` file in order."""
+    import zoo
+
+    pipe = zoo.load(model.preset, overrides=model.overrides, weights=False)
+    for weights in init:
+        tensors = load_safetensors(weights.uri, sha256=weights.sha256)
+        if not weights.components:
+            pipe.load_state(tensors)
+            continue
+        keep = tuple(f"{role}." for role in weights.components)
+        tensors = {k: v for k, v in tensors.items() if k.startswith(keep)}
+        if not tensors:
+            raise ZooError(f"{weights.uri} holds no weights for {weights.components}")
+        for role in weights.components:
+            load_state_dict_into(pipe.module_tree()[role], tensors, prefix=f"{role}.")
+    return pipe

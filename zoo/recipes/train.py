@@ -30,9 +30,9 @@ from torch.utils.data import DataLoader
 from zoo.data.batches import MixedBatches
 from zoo.errors import ZooError
 from zoo.io.atomic import atomic_write
-from zoo.io.weights import load_safetensors, load_state_dict_into, save_safetensors
+from zoo.io.weights import load_safetensors, save_safetensors
 from zoo.pipeline import Pipeline
-from zoo.recipes.common import InitWeights, ModelRef, TrainerParams, run_dir
+from zoo.recipes.common import InitWeights, ModelRef, TrainerParams, build_pipeline, run_dir
 from zoo.registry import register
 from zoo.spec.migrations import CURRENT_SCHEMA_VERSION
 from zoo.spec.params import ComponentSpec, Params, Slot
@@ -109,21 +109,7 @@ class TrainRecipe:
         self.dir = run_dir(p.output_dir, p.name)
 
     def build_pipeline(self) -> Pipeline:
-        import zoo
-
-        pipe = zoo.load(self.p.model.preset, overrides=self.p.model.overrides, weights=False)
-        for init in self.p.init:
-            tensors = load_safetensors(init.uri, sha256=init.sha256)
-            if init.components:
-                keep = tuple(f"{role}." for role in init.components)
-                tensors = {k: v for k, v in tensors.items() if k.startswith(keep)}
-                if not tensors:
-                    raise ZooError(f"{init.uri} holds no weights for {init.components}")
-                for role in init.components:
-                    load_state_dict_into(pipe.module_tree()[role], tensors, prefix=f"{role}.")
-            else:
-                pipe.load_state(tensors)
-        return pipe
+        return build_pipeline(self.p.model, self.p.init)
 
     def make_task(self, pipe: Pipeline, stage: StageParams) -> L.LightningModule:
         optim = self.p.optim if stage.lr is None else self.p.optim.model_copy(update={"lr": stage.lr})

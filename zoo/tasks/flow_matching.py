@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from zoo.models.tae import DiagonalGaussian
 from zoo.pipelines.text_to_video import TextToVideoPipeline
 from zoo.tasks.optim import OptimizerParams, build_optimizer
 from zoo.tasks.seeding import step_generator
@@ -23,9 +24,11 @@ from zoo.tasks.seeding import step_generator
 class FlowMatchingTask(L.LightningModule):
     """Text-to-image and text-to-video training of ``pipeline``'s backbone and text projections.
 
-    Batches are dicts with ``"caption"`` (list of B str) and either ``"video"`` ``(B, 3, T, H, W)`` in
-    [-1, 1] (encoded by the frozen autoencoder) or precomputed ``"latents"`` ``(B, C, t, h, w)``.
-    Images are batches with T = 1.
+    Batches are dicts with ``"caption"`` (list of B str) and one of: ``"video"`` ``(B, 3, T, H, W)`` in
+    [-1, 1] (encoded by the frozen autoencoder); a cached posterior ``"latent_mean"`` and
+    ``"latent_logvar"`` ``(B, C, t, h, w)`` in raw latent units (see :mod:`zoo.data.latent_cache`); or
+    normalised ``"latents"``. Images are batches with T = 1. Text encoders built with ``frozen: false``
+    (tiny presets, whose encoders have no pretrained weights) train with the backbone.
     """
 
     def __init__(
@@ -49,8 +52,11 @@ class FlowMatchingTask(L.LightningModule):
             self.ema.requires_grad_(False)
 
     def trained(self) -> nn.ModuleDict:
-        """The modules this task optimises: the backbone and the text projections."""
-        return nn.ModuleDict({"backbone": self.backbone, "text_projections": self.conditioner.projections})
+        """The modules this task optimises: the backbone, the text projections and any unfrozen text encoder."""
+        modules = {"backbone": self.backbone, "text_projections": self.conditioner.projections}
+        if any(not getattr(encoder, "frozen", True) for encoder in self.conditioner.encoders):
+            modules["text_encoders"] = self.conditioner.encoders
+        return nn.ModuleDict(modules)
 
     # -- the step -----------------------------------------------------------------------------
     @torch.no_grad()
@@ -58,9 +64,17 @@ class FlowMatchingTask(L.LightningModule):
         """Normalised latents of the batch: precomputed, or a posterior sample of the frozen TAE."""
         if "latents" in batch:
             return batch["latents"]
+        if "latent_mean" in batch:
+            posterior = DiagonalGaussian(batch["latent_mean"], batch["latent_logvar"])
+            return self.autoencoder.normalize(posterior.sample(generator=generator))
         self.autoencoder.eval()
         posterior = self.autoencoder.encode(batch["video"])
         return self.autoencoder.normalize(posterior.sample(generator=generator))
+
+    @staticmethod
+    def latents_shape(batch: dict[str, Any]) -> torch.Size:
+        """Shape of the batch's latents ``(B, C, t, h, w)`` (for cached or precomputed latents)."""
+        return (batch["latents"] if "latents" in batch else batch["latent_mean"]).shape
 
     def loss(self, batch: dict[str, Any], step: int) -> Tensor:
         """Flow-matching loss of one batch with the draws of ``step``."""
@@ -75,7 +89,7 @@ class FlowMatchingTask(L.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         loss = self.loss(batch, self.global_step)
-        frames = batch["video"].shape[2] if "video" in batch else batch["latents"].shape[2]
+        frames = batch["video"].shape[2] if "video" in batch else self.latents_shape(batch)[2]
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["caption"]))
         self.log("train/image_batch", float(frames == 1), batch_size=len(batch["caption"]))
         return loss
