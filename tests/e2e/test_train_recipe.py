@@ -31,12 +31,12 @@ stages:
 batch_size: 2
 trainer: {{checkpoint_every_n_steps: {ckpt}, log_every_n_steps: 1, progress_bar: false}}
 output_dir: {out}
-"""
+{extra}"""
 
 
-def write_recipe(tmp_path: Path, out: Path, stages: str, ckpt: int = 2) -> Path:
+def write_recipe(tmp_path: Path, out: Path, stages: str, ckpt: int = 2, extra: str = "") -> Path:
     path = tmp_path / f"recipe-{out.name}.yaml"
-    path.write_text(RECIPE.format(overrides=TINY, stages=stages, ckpt=ckpt, out=out))
+    path.write_text(RECIPE.format(overrides=TINY, stages=stages, ckpt=ckpt, out=out, extra=extra))
     return path
 
 
@@ -54,8 +54,9 @@ def losses(metrics: Path) -> dict[int, float]:
 @pytest.mark.slow
 def test_two_stage_run_writes_weights_summary_and_resolved_recipe(tmp_path):
     out = tmp_path / "run"
+    samples = "samples: {every_n_steps: 2, prompts: [a square moving left, a square], steps: 2}\n"
     recipe = write_recipe(tmp_path, out, "  - {name: t2i, steps: 3, image_fraction: 1.0}\n"
-                                         "  - {name: t2iv, steps: 3, image_fraction: 0.5}")
+                                         "  - {name: t2iv, steps: 3, image_fraction: 0.5}", extra=samples)
     proc = run(recipe)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
@@ -64,6 +65,9 @@ def test_two_stage_run_writes_weights_summary_and_resolved_recipe(tmp_path):
     assert (out / "weights.safetensors").exists() and (out / "recipe.yaml").exists() and (out / "model.yaml").exists()
     t2i = losses(out / "logs" / "stage-0-t2i" / "metrics.csv")
     assert len(t2i) == 3
+    # Samples at step 2 and at the end of each stage, one mp4 + contact sheet per prompt.
+    written = sorted(p.name for p in (out / "stage-1-t2iv" / "samples").iterdir())
+    assert written == [f"step-000000{s}-{i}.{e}" for s in (2, 3) for i in (0, 1) for e in ("mp4", "png")]
     # Finished stages are skipped on a rerun, so the final weights are unchanged.
     again = run(recipe)
     assert again.returncode == 0

@@ -48,6 +48,9 @@ class TrainerParams(Params):
     val_batches: PositiveInt = Field(4, description="Validation batches per validation run.")
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
     progress_bar: bool = Field(True, description="Show the rich progress bar.")
+    tensorboard: bool = Field(
+        False, description="Also log to TensorBoard under <run>/tensorboard (needs `pip install tensorboard`)."
+    )
 
 
 def run_dir(output_dir: str, name: str) -> Path:

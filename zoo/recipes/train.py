@@ -27,6 +27,7 @@ from lightning.pytorch.loggers import CSVLogger
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 from torch.utils.data import DataLoader
 
+from zoo.callbacks.sample_videos import SampleVideos, SampleVideosParams
 from zoo.data.batches import MixedBatches
 from zoo.errors import ZooError
 from zoo.io.atomic import atomic_write
@@ -67,6 +68,9 @@ class TrainRecipeParams(Params):
     seed: NonNegativeInt = Field(0, description="Seed of every random draw (data, noise, times, dropout).")
     output_dir: str = Field("runs/{name}", description="Run directory; {name} is replaced by the run name.")
     export: str | None = Field(None, description="Also write the final weights here (a path or URI).")
+    samples: SampleVideosParams | None = Field(
+        None, description="Sample fixed prompts during training (text-to-video presets); None = off."
+    )
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> TrainRecipeParams:
@@ -138,6 +142,26 @@ class TrainRecipe:
         with atomic_write(self.dir / "model.yaml", "w") as handle:
             handle.write(pipe.spec.to_yaml())
 
+    def loggers(self, version: str) -> list[Any]:
+        """CSV metrics under ``<run>/logs/<version>``, and TensorBoard events when asked for."""
+        loggers: list[Any] = [CSVLogger(str(self.dir), name="logs", version=version)]
+        if self.p.trainer.tensorboard:
+            try:
+                from lightning.pytorch.loggers import TensorBoardLogger
+
+                loggers.append(TensorBoardLogger(str(self.dir), name="tensorboard", version=version))
+            except ModuleNotFoundError as error:
+                raise ZooError(f"trainer.tensorboard needs TensorBoard: pip install tensorboard ({error})") from error
+        return loggers
+
+    def sample_callbacks(self, pipe: Pipeline, stage_dir: Path) -> list[SampleVideos]:
+        """The sample-video callback, when ``samples`` is set."""
+        if self.p.samples is None:
+            return []
+        if pipe.spec.pipeline.type != "text-to-video":
+            raise ZooError(f"samples: only text-to-video recipes sample videos, not '{pipe.spec.pipeline.type}'")
+        return [SampleVideos(pipe, self.p.samples, stage_dir / "samples")]
+
     def run_stage(self, pipe: Pipeline, index: int, stage: StageParams) -> dict[str, Any]:
         stage_dir = self.dir / f"stage-{index}-{stage.name}"
         weights = stage_dir / "weights.safetensors"
@@ -164,12 +188,13 @@ class TrainRecipe:
             enable_model_summary=False,
             enable_progress_bar=t.progress_bar,
             default_root_dir=str(stage_dir),
-            logger=CSVLogger(str(self.dir), name="logs", version=f"stage-{index}-{stage.name}"),
+            logger=self.loggers(f"stage-{index}-{stage.name}"),
             callbacks=[
                 ModelCheckpoint(
                     dirpath=str(checkpoints), save_last=True, save_top_k=0, every_n_train_steps=t.checkpoint_every_n_steps
                 ),
                 *([RichProgressBar()] if t.progress_bar else []),
+                *self.sample_callbacks(pipe, stage_dir),
             ],
         )
         last = checkpoints / "last.ckpt"
