@@ -30,6 +30,7 @@ KINDS: tuple[str, ...] = (
     "backbone",
     "text_encoder",
     "vision_encoder",
+    "video_features",
     "flow",
     "timestep_sampler",
     "sampler",
