@@ -54,7 +54,8 @@ BUILTIN_MODULES.update(
         "sampler": ("zoo.flow.solvers",),
         "schedule": ("zoo.flow.schedules",),
         "pipeline": ("zoo.pipelines.text_to_video", "zoo.pipelines.autoencode"),
-        "dataset": ("zoo.data.shapes_world.dataset", "zoo.data.latent_cache"),
+        "dataset": ("zoo.data.shapes_world.dataset", "zoo.data.latent_cache", "zoo.data.prompt_sets"),
+        "metric": ("zoo.metrics.clip_score",),
         "recipe": ("zoo.recipes.train", "zoo.recipes.cache_latents"),
     }
 )
