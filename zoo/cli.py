@@ -142,7 +142,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from zoo.errors import ZooError
     from zoo.spec.load import load_recipe
 
-    spec = load_recipe(args.recipe, layers=args.set, overrides=args.overrides)
+    overrides = list(args.overrides)
+    if args.limit is not None:
+        overrides.append(f"limit={args.limit}")  # validated like any override: recipes without `limit` say so
+    spec = load_recipe(args.recipe, layers=args.set, overrides=overrides)
     runner = spec.build()
     run = getattr(runner, "run", None)
     if not callable(run):
@@ -283,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("run", "train"):
         p = sub.add_parser(name, help="run a recipe" if name == "run" else "alias of run")
         p.add_argument("recipe", help="recipe name, path or URI")
+        p.add_argument("--limit", type=int, help="evaluation recipes: only the first N prompts (sets limit=N)")
         _add_overrides(p)
         p.set_defaults(func=cmd_run)
     return parser

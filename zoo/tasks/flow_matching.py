@@ -59,17 +59,22 @@ class FlowMatchingTask(L.LightningModule):
         return nn.ModuleDict(modules)
 
     # -- the step -----------------------------------------------------------------------------
-    @torch.no_grad()
     def latents(self, batch: dict[str, Any], generator: torch.Generator) -> Tensor:
         """Normalised latents of the batch: precomputed, or a posterior sample of the frozen TAE."""
+        return self.encode_latents(self.autoencoder, batch, generator)
+
+    @staticmethod
+    @torch.no_grad()
+    def encode_latents(autoencoder: nn.Module, batch: dict[str, Any], generator: torch.Generator) -> Tensor:
+        """Normalised latents ``(B, C, t, h, w)`` of a batch of clips, cached posteriors or latents."""
         if "latents" in batch:
             return batch["latents"]
         if "latent_mean" in batch:
             posterior = DiagonalGaussian(batch["latent_mean"], batch["latent_logvar"])
-            return self.autoencoder.normalize(posterior.sample(generator=generator))
-        self.autoencoder.eval()
-        posterior = self.autoencoder.encode(batch["video"])
-        return self.autoencoder.normalize(posterior.sample(generator=generator))
+        else:
+            autoencoder.eval()
+            posterior = autoencoder.encode(batch["video"])
+        return autoencoder.normalize(posterior.sample(generator=generator))
 
     @staticmethod
     def latents_shape(batch: dict[str, Any]) -> torch.Size:
