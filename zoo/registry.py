@@ -48,6 +48,7 @@ BUILTIN_MODULES.update(
     {
         "autoencoder": ("zoo.models.tae",),
         "backbone": ("zoo.models.video_transformer",),
+        "video_features": ("zoo.models.i3d",),
         "text_encoder": ("zoo.models.text",),
         "flow": ("zoo.flow.path",),
         "timestep_sampler": ("zoo.flow.timesteps",),
