@@ -56,7 +56,12 @@ BUILTIN_MODULES.update(
         "schedule": ("zoo.flow.schedules",),
         "pipeline": ("zoo.pipelines.text_to_video", "zoo.pipelines.autoencode"),
         "dataset": ("zoo.data.shapes_world.dataset", "zoo.data.latent_cache", "zoo.data.prompt_sets"),
-        "metric": ("zoo.metrics.attribute_accuracy", "zoo.metrics.flow_loss", "zoo.metrics.clip_score"),
+        "metric": (
+            "zoo.metrics.attribute_accuracy",
+            "zoo.metrics.flow_loss",
+            "zoo.metrics.clip_score",
+            "zoo.metrics.fvd",
+        ),
         "recipe": ("zoo.recipes.train", "zoo.recipes.cache_latents", "zoo.recipes.evaluate"),
     }
 )

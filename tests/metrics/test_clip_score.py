@@ -180,9 +180,13 @@ def test_long_prompts_are_truncated_keeping_the_end_of_text_token_and_counted(ti
 
 
 def test_report_names_the_backbone_the_frame_sampling_and_the_truncation(tiny_clip):
-    metric = component("metric", "clip-score", model=str(tiny_clip), frames=8).build()
+    evaluator = component("metric", "clip-score", model=str(tiny_clip), frames=8).build()
+    evaluator.prepare(pipeline=None)
+    metric = evaluator.metric
     assert isinstance(metric, VideoCLIPScore)
-    metric.update(videos(frames=3), PROMPTS)
+    evaluator.update(videos(frames=3), [{"prompt": p} for p in PROMPTS])
+    assert evaluator.compute()["value"] == pytest.approx(float(metric.compute()))
+    assert len(evaluator.per_clip()) == 3 and evaluator.describe()["backbone"]["model"] == str(tiny_clip)
     report = metric.report()
     assert set(report) == {"clip_score", "clips", "frames_scored", "truncated_prompts", "backbone"}
     assert report["clips"] == 3 and report["frames_scored"] == 9 and report["clip_score"] > 0
@@ -217,3 +221,11 @@ def test_truncated_prompts_keep_their_meaning_where_torchmetrics_slicing_loses_i
         theirs, _ = torchmetrics_scores(tiny_clip, to_uint8(clips[:, :, 0]), long_prompts)
     assert abs(float(ours[0] - ours[1])) > 0.1
     assert float(theirs[0]) == pytest.approx(float(theirs[1]), abs=1e-5)
+
+
+def test_evaluator_skips_a_model_that_is_not_available(tmp_path):
+    from zoo.metrics.evaluator import MetricUnavailable
+
+    evaluator = component("metric", "clip-score", model=str(tmp_path / "missing")).build()
+    with pytest.raises(MetricUnavailable, match="not available here"):
+        evaluator.prepare(pipeline=None)

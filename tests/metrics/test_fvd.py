@@ -244,3 +244,22 @@ def test_torchscript_weights_are_called_after_zoo_preprocessing_and_verified(tmp
     assert torch.allclose(out[:, 0], resize_frames(videos, "bilinear").mean(dim=(1, 2, 3, 4)), atol=1e-6)
     with pytest.raises(WeightsError, match="sha256 mismatch"):
         build_i3d(I3DParams(weights=str(path), sha256="f" * 64))
+
+
+def test_fvd_evaluator_skips_without_weights_or_reference_clips_and_scores_a_set_against_itself():
+    from zoo.data.batches import collate
+    from zoo.metrics.evaluator import MetricUnavailable
+    from zoo.spec.params import component
+
+    real = {"type": "shapes-world", "split": "heldout", "size": 2, "frames": 10, "height": 32, "width": 32}
+    with pytest.raises(MetricUnavailable, match="reference clips"):
+        component("metric", "fvd", frames=10).build().prepare(None)
+    with pytest.raises(MetricUnavailable, match="no weights here"):
+        component("metric", "fvd", frames=10, real=real).build().prepare(None)
+    evaluator = component("metric", "fvd", frames=10, real=real, real_samples=2, allow_random_weights=True).build()
+    evaluator.prepare(None)
+    clips = component("dataset", "shapes-world", **{k: v for k, v in real.items() if k != "type"}).build()
+    evaluator.update(collate([{"video": clips[i]["video"]} for i in range(2)])["video"], items=None)
+    assert abs(evaluator.compute()["value"]) < 1e-6
+    report = evaluator.describe()
+    assert report["protocol"] == "fvd2048_10f" and report["extractor"] == "i3d" and report["covariance"] == "N"

@@ -30,7 +30,7 @@ from pydantic import Field, PositiveInt
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from zoo.errors import OfflineError, WeightsError
+from zoo.errors import OfflineError, WeightsError, ZooError
 from zoo.io.uri import offline_reason
 from zoo.registry import register
 from zoo.spec.params import Params
@@ -311,11 +311,46 @@ class CLIPScoreParams(Params):
     image_batch: PositiveInt = Field(64, description="Frames per CLIP image forward pass (bounds memory).")
 
 
+class CLIPScoreEvaluator:
+    """``clip-score`` for the ``evaluate`` recipe; the CLIP model loads in ``prepare`` (skipped if unavailable)."""
+
+    name = "clip-score"
+
+    def __init__(self, params: CLIPScoreParams):
+        self.params, self.metric, self.clips = params, None, []
+
+    def prepare(self, pipeline: Any) -> None:
+        from zoo.metrics.evaluator import MetricUnavailable
+
+        p = self.params
+        try:
+            self.metric = VideoCLIPScore(p.model, frames=p.frames, revision=p.revision, image_batch=p.image_batch)
+        except (ZooError, OSError, ValueError) as error:
+            raise MetricUnavailable(
+                f"CLIP model '{p.model}' is not available here ({error}); set model to a local directory "
+                "or a Hub id that is cached or reachable"
+            ) from error
+
+    def update(self, videos: Tensor, items: Sequence[dict[str, Any]]) -> None:
+        prompts = [item["prompt"] for item in items]
+        self.clips.extend(self.metric.clip_scores(videos, prompts).tolist())
+        self.metric.update(videos, prompts)
+
+    def compute(self) -> dict[str, float]:
+        return {"value": float(self.metric.compute())}
+
+    def describe(self) -> dict[str, Any]:
+        return {"protocol": "CLIP score (torchmetrics semantics), frame-averaged", "backbone": self.metric.backbone()}
+
+    def per_clip(self) -> list[float] | None:
+        return list(self.clips)
+
+
 @register(
     "metric",
     "clip-score",
     params=CLIPScoreParams,
     description="Text-video CLIP score: 100 * cos per frame, mean over frames and clips, clamped at 0.",
 )
-def build_clip_score(p: CLIPScoreParams) -> VideoCLIPScore:
-    return VideoCLIPScore(p.model, frames=p.frames, revision=p.revision, image_batch=p.image_batch)
+def build_clip_score(p: CLIPScoreParams) -> CLIPScoreEvaluator:
+    return CLIPScoreEvaluator(p)

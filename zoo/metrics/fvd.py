@@ -20,7 +20,8 @@ from torchmetrics import Metric
 
 from zoo.metrics.frechet import CovarianceNorm, frechet_distance, mean_and_covariance
 from zoo.models.i3d import MIN_FRAMES, ResizeMode
-from zoo.spec.params import Params
+from zoo.registry import register
+from zoo.spec.params import Params, Slot, component
 
 SIDES = ("real", "fake")
 
@@ -179,3 +180,74 @@ class FVD(Metric):
             "fake_samples_used": used["fake"],
             "complete": complete,
         }
+
+
+class FVDParams(Params):
+    """FVD in an evaluation run: the feature network, the reference clips and the protocol."""
+
+    features: Slot("video_features") = Field(
+        default_factory=lambda: component("video_features", "i3d"),
+        description="Feature network, e.g. {type: i3d, weights: <TorchScript file>, format: torchscript}.",
+    )
+    real: Slot("dataset") | None = Field(
+        None, description="Reference clips (items with 'video' (3, T, H, W) in [-1, 1]); None = skip FVD."
+    )
+    covariance: CovarianceNorm = Field("N", description="Covariance normalisation: 'N' or 'n-1'.")
+    frames: int = Field(16, ge=1, description="Frames per clip (the first ones).")
+    real_samples: int | None = Field(2048, ge=2, description="Reference clips used; None = all of `real`.")
+    fake_samples: int = Field(2048, ge=2, description="Generated clips the protocol calls for (reported).")
+    batch_size: int = Field(16, ge=1, description="Reference clips per feature batch.")
+    allow_random_weights: bool = Field(
+        False, description="Compute FVD even with a randomly initialised feature network (tests only)."
+    )
+
+
+class FVDEvaluator:
+    """``fvd`` for the ``evaluate`` recipe: reference features in ``prepare``, generated clips in ``update``."""
+
+    name = "fvd"
+
+    def __init__(self, params: FVDParams):
+        self.params, self.metric = params, None
+
+    def prepare(self, pipeline: Any) -> None:
+        from zoo.data.batches import collate
+        from zoo.metrics.evaluator import MetricUnavailable
+
+        p = self.params
+        if p.real is None:
+            raise MetricUnavailable("FVD needs reference clips: set `real` to a dataset of videos")
+        extractor = p.features.build()
+        if getattr(extractor, "random_weights", False) and not p.allow_random_weights:
+            raise MetricUnavailable(
+                f"the '{p.features.type}' feature network has no weights here; set features.weights to its file "
+                "(see the FVD page of the docs)"
+            )
+        resize = getattr(extractor, "resize", "bilinear")
+        protocol = FVDProtocol(
+            covariance=p.covariance, frames=p.frames, resize=resize if isinstance(resize, str) else "bilinear",
+            real_samples=p.real_samples, fake_samples=p.fake_samples, extractor=p.features.type,
+        )
+        self.metric = FVD(extractor, protocol)
+        dataset = p.real.build()
+        count = len(dataset) if p.real_samples is None else min(p.real_samples, len(dataset))
+        for start in range(0, count, p.batch_size):
+            batch = collate([{"video": dataset[i]["video"]} for i in range(start, min(start + p.batch_size, count))])
+            self.metric.update(batch["video"], real=True)
+
+    def update(self, videos: Tensor, items: Any) -> None:
+        self.metric.update(videos, real=False)
+
+    def compute(self) -> dict[str, float]:
+        return {"value": self.metric.compute()}
+
+    def describe(self) -> dict[str, Any]:
+        return self.metric.protocol_report()
+
+    def per_clip(self) -> list[float] | None:
+        return None
+
+
+@register("metric", "fvd", params=FVDParams, description="Fréchet Video Distance with a pinned protocol.")
+def build_fvd(p: FVDParams) -> FVDEvaluator:
+    return FVDEvaluator(p)
