@@ -1,6 +1,6 @@
 """The benchmark prompt sets: counts, filters, limit, sharding, checksums and locations.
 
-The Movie Gen Bench files are read from the byte-for-byte copy in ``tests/data/moviegenbench`` (no network).
+The Movie Gen Bench files are read from the byte-for-byte copy shipped in ``zoo/benchmarks/moviegenbench`` (no network).
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from pathlib import Path
 import fsspec
 import pytest
 
+import zoo
+
 from zoo.data.prompt_sets import KNOWN_SHA256, MOVIEGENBENCH_LOCATION, PromptSetError
 from zoo.errors import OfflineError, SpecError
 from zoo.io.uri import offline
 from zoo.registry import get
 from zoo.spec.params import component
 
-LOCAL = Path(__file__).parent / "moviegenbench"
+LOCAL = Path(zoo.__file__).parent / "benchmarks" / "moviegenbench"
 
 
 def video_bench(**params):
@@ -186,3 +188,10 @@ def test_rank_and_world_come_from_torch_distributed_when_initialised(monkeypatch
     assert (shard.rank, shard.world, shard.total) == (1, 4, 10)
     assert shard.keys == audio_bench(limit=10, rank=0, world=1).keys[1::4]
     assert audio_bench(limit=10, rank=0, world=2).world == 2  # explicit fields win
+
+
+def test_packaged_copy_is_addressed_by_zoo_uri():
+    from zoo.data.prompt_sets import PACKAGED_LOCATION
+
+    prompts = component("dataset", "moviegen-video-bench", location=PACKAGED_LOCATION, limit=3).build()
+    assert len(prompts) == 3 and prompts[0]["prompt"]

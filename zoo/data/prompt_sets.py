@@ -11,8 +11,9 @@ Each set is a map-style torch Dataset of small dicts, the same on every run:
   items ``{"key", "prompt", "attributes"}`` with the ground-truth attributes.
 
 The Movie Gen files are read through fsspec from a folder ``location`` (default: the upstream
-repository at a pinned commit; any local path or fsspec URL holding copies of the files) and checked
-against the sha256 of the released files. Every set filters first, then keeps the first ``limit``
+repository at a pinned commit; ``zoo://benchmarks/moviegenbench`` for the copy shipped in the package;
+any local path or fsspec URL holding copies of the files) and checked against the sha256 of the
+released files. Every set filters first, then keeps the first ``limit``
 items, then splits them across ranks: rank ``r`` of ``world`` gets items ``r, r + world, ...``.
 
 Movie Gen Bench is Meta's, licensed CC BY-NC 4.0 (non-commercial use, with attribution; see
@@ -34,7 +35,7 @@ from torch.utils.data import Dataset
 from zoo.data.batches import _rank_and_world
 from zoo.data.shapes_world.bench import BENCH_SEED, heldout_prompts
 from zoo.errors import OfflineError, ZooError, did_you_mean
-from zoo.io.uri import is_remote, offline_reason
+from zoo.io.uri import is_remote, offline_reason, package_file
 from zoo.registry import register
 from zoo.spec.params import Params
 
@@ -69,8 +70,17 @@ class PromptSetError(ZooError):
 # --- reading files ------------------------------------------------------------------------------------
 
 
+PACKAGED_LOCATION = "zoo://benchmarks/moviegenbench"
+"""The copy of the four files shipped inside the package (with their license note), for offline runs."""
+
+
 def file_url(location: str, name: str) -> str:
-    """``location`` (a folder path or URL, with or without a trailing slash) joined with a file ``name``."""
+    """``location`` (a folder path or URL, with or without a trailing slash) joined with a file ``name``.
+
+    ``zoo://`` names a folder inside the installed package, e.g. :data:`PACKAGED_LOCATION`.
+    """
+    if location.startswith("zoo://"):
+        location = str(package_file(location))
     return f"{location.rstrip('/')}/{name}"
 
 
