@@ -139,7 +139,9 @@ def write_page_files(page: str, directory: Path) -> None:
     """Write the page's ``title="name.yaml"`` blocks into ``directory``."""
     for block in ALL_BLOCKS[page]:
         if block.title and block.lang in ("yaml", "yml"):
-            (directory / block.title).write_text(block.code, encoding="utf-8")
+            target = directory / block.title
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(block.code, encoding="utf-8")
 
 
 def _normal(text: str) -> str:
