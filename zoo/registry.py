@@ -48,7 +48,7 @@ BUILTIN_MODULES.update(
     {
         "autoencoder": ("zoo.models.tae",),
         "backbone": ("zoo.models.video_transformer",),
-        "video_features": ("zoo.models.i3d",),
+        "video_features": ("zoo.models.i3d", "zoo.models.shapes_probe"),
         "text_encoder": ("zoo.models.text",),
         "flow": ("zoo.flow.path",),
         "timestep_sampler": ("zoo.flow.timesteps",),
@@ -62,7 +62,13 @@ BUILTIN_MODULES.update(
             "zoo.metrics.clip_score",
             "zoo.metrics.fvd",
         ),
-        "recipe": ("zoo.recipes.train", "zoo.recipes.cache_latents", "zoo.recipes.evaluate"),
+        "recipe": (
+            "zoo.recipes.train",
+            "zoo.recipes.cache_latents",
+            "zoo.recipes.evaluate",
+            "zoo.recipes.train_probe",
+            "zoo.recipes.train_clip",
+        ),
     }
 )
 
