@@ -159,7 +159,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from zoo.io.video import write_contact_sheet, write_mp4
 
     height, width = _size(args.size)
-    pipe = zoo.load(args.model, overrides=args.overrides)
+    pipe = zoo.load(args.model, overrides=args.overrides, weights=args.weights)
     result = pipe(
         args.prompt,
         steps=args.steps,
@@ -272,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="generate a video from a prompt (mp4 + PNG contact sheet)")
     p.add_argument("prompt", help="what the video should show")
     p.add_argument("--model", default="moviegen-video-tiny", help="preset name, path or URI")
+    p.add_argument("--weights", help="weights file to load instead of the preset's (path or URI, e.g. a run's)")
     p.add_argument("--out", default="video.mp4", help="output mp4 path; the contact sheet goes beside it as .png")
     p.add_argument("--steps", type=int, help="solver steps (default: the preset's)")
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the preset's)")

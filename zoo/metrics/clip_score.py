@@ -74,7 +74,15 @@ def tensor_features_clip_class() -> type[nn.Module]:
 
 
 def local_clip_dir(model: str) -> Path | None:
-    """The directory ``model`` names, or None for a Hub id; a path-like name that does not exist raises."""
+    """The directory ``model`` names (a path, or ``zoo://`` inside the package), or None for a Hub id;
+    a path-like name that does not exist raises."""
+    if model.startswith("zoo://"):
+        from zoo.io.uri import package_file
+
+        path = package_file(model)
+        if not path.is_dir():
+            raise WeightsError(f"CLIP model {model!r}: {path} is not a directory shipped with zoo")
+        return path
     path = Path(model).expanduser()
     if path.is_dir():
         return path
@@ -300,7 +308,8 @@ class CLIPScoreParams(Params):
 
     model: str = Field(
         DEFAULT_MODEL,
-        description="Hugging Face Hub id, or a local directory holding a saved CLIPModel and CLIPProcessor.",
+        description="Hugging Face Hub id, a local directory holding a saved CLIPModel and CLIPProcessor, or "
+        "zoo://weights/... for one shipped with zoo.",
     )
     revision: str | None = Field(
         None, description="Hub revision (commit, branch or tag) for a Hub id; None = the default branch."

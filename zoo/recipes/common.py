@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PositiveInt
 
@@ -75,3 +75,59 @@ def build_pipeline(model: ModelRef, init: list[InitWeights]) -> Pipeline:
         for role in weights.components:
             load_state_dict_into(pipe.module_tree()[role], tensors, prefix=f"{role}.")
     return pipe
+
+
+def run_loggers(directory: Path, version: str, t: TrainerParams) -> list[Any]:
+    """CSV metrics under ``<directory>/logs/<version>``, and TensorBoard events there too when asked for."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    loggers: list[Any] = [CSVLogger(str(directory), name="logs", version=version)]
+    if t.tensorboard:
+        try:
+            from lightning.pytorch.loggers import TensorBoardLogger
+
+            loggers.append(TensorBoardLogger(str(directory), name="tensorboard", version=version))
+        except ModuleNotFoundError as error:
+            raise ZooError(f"trainer.tensorboard needs TensorBoard: pip install tensorboard ({error})") from error
+    return loggers
+
+
+def lightning_trainer(
+    t: TrainerParams,
+    *,
+    max_steps: int,
+    grad_clip: float | None,
+    root_dir: Path,
+    checkpoints: Path,
+    loggers: list[Any],
+    callbacks: list[Any] = (),
+) -> Any:
+    """The ``lightning.Trainer`` every recipe runs: step-based, checkpointing ``last.ckpt`` into ``checkpoints``
+    every ``t.checkpoint_every_n_steps``, validating every ``t.val_every_n_steps`` (or at the end)."""
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+
+    return L.Trainer(
+        max_steps=max_steps,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        precision=t.precision,
+        gradient_clip_val=grad_clip,
+        log_every_n_steps=t.log_every_n_steps,
+        val_check_interval=min(t.val_every_n_steps or max_steps, max_steps),
+        check_val_every_n_epoch=None,
+        limit_val_batches=t.val_batches,
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+        enable_progress_bar=t.progress_bar,
+        default_root_dir=str(root_dir),
+        logger=loggers,
+        callbacks=[
+            ModelCheckpoint(
+                dirpath=str(checkpoints), save_last=True, save_top_k=0, every_n_train_steps=t.checkpoint_every_n_steps
+            ),
+            *([RichProgressBar()] if t.progress_bar else []),
+            *callbacks,
+        ],
+    )

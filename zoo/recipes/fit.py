@@ -22,15 +22,12 @@ import json
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
-from lightning.pytorch.loggers import CSVLogger
 from pydantic import Field, NonNegativeInt, PositiveInt
 from torch.utils.data import DataLoader, Dataset
 
 from zoo.data.batches import MixedBatches
-from zoo.errors import ZooError
 from zoo.io.atomic import atomic_write
-from zoo.recipes.common import TrainerParams, run_dir
+from zoo.recipes.common import TrainerParams, lightning_trainer, run_dir, run_loggers
 from zoo.recipes.train import StageData, _keep_previous_log
 from zoo.spec.migrations import CURRENT_SCHEMA_VERSION
 from zoo.spec.params import ComponentSpec, Params, Slot
@@ -103,43 +100,14 @@ class FitRecipe:
         with atomic_write(self.dir / "recipe.yaml", "w") as handle:
             handle.write(dump_yaml(recipe))
 
-    def loggers(self) -> list[Any]:
-        """CSV metrics under ``<run>/logs/fit``, and TensorBoard events when asked for."""
-        loggers: list[Any] = [CSVLogger(str(self.dir), name="logs", version=LOG_VERSION)]
-        if self.p.trainer.tensorboard:
-            try:
-                from lightning.pytorch.loggers import TensorBoardLogger
-
-                loggers.append(TensorBoardLogger(str(self.dir), name="tensorboard", version=LOG_VERSION))
-            except ModuleNotFoundError as error:
-                raise ZooError(f"trainer.tensorboard needs TensorBoard: pip install tensorboard ({error})") from error
-        return loggers
-
     def trainer(self) -> L.Trainer:
-        t = self.p.trainer
-        return L.Trainer(
+        return lightning_trainer(
+            self.p.trainer,
             max_steps=self.p.steps,
-            accelerator=t.accelerator,
-            devices=t.devices,
-            num_nodes=t.num_nodes,
-            precision=t.precision,
-            gradient_clip_val=self.p.optim.grad_clip,
-            log_every_n_steps=t.log_every_n_steps,
-            val_check_interval=min(t.val_every_n_steps or self.p.steps, self.p.steps),
-            check_val_every_n_epoch=None,
-            limit_val_batches=t.val_batches,
-            num_sanity_val_steps=0,
-            enable_model_summary=False,
-            enable_progress_bar=t.progress_bar,
-            default_root_dir=str(self.dir),
-            logger=self.loggers(),
-            callbacks=[
-                ModelCheckpoint(
-                    dirpath=str(self.dir / "checkpoints"), save_last=True, save_top_k=0,
-                    every_n_train_steps=t.checkpoint_every_n_steps,
-                ),
-                *([RichProgressBar()] if t.progress_bar else []),
-            ],
+            grad_clip=self.p.optim.grad_clip,
+            root_dir=self.dir,
+            checkpoints=self.dir / "checkpoints",
+            loggers=run_loggers(self.dir, LOG_VERSION, self.p.trainer),
         )
 
     def run(self) -> int:

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
-from lightning.pytorch.loggers import CSVLogger
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 from torch.utils.data import DataLoader
 
@@ -33,7 +31,15 @@ from zoo.errors import ZooError
 from zoo.io.atomic import atomic_write
 from zoo.io.weights import load_safetensors, save_safetensors
 from zoo.pipeline import Pipeline
-from zoo.recipes.common import InitWeights, ModelRef, TrainerParams, build_pipeline, run_dir
+from zoo.recipes.common import (
+    InitWeights,
+    ModelRef,
+    TrainerParams,
+    build_pipeline,
+    lightning_trainer,
+    run_dir,
+    run_loggers,
+)
 from zoo.registry import register
 from zoo.spec.migrations import CURRENT_SCHEMA_VERSION
 from zoo.spec.params import ComponentSpec, Params, Slot
@@ -142,18 +148,6 @@ class TrainRecipe:
         with atomic_write(self.dir / "model.yaml", "w") as handle:
             handle.write(pipe.spec.to_yaml())
 
-    def loggers(self, version: str) -> list[Any]:
-        """CSV metrics under ``<run>/logs/<version>``, and TensorBoard events when asked for."""
-        loggers: list[Any] = [CSVLogger(str(self.dir), name="logs", version=version)]
-        if self.p.trainer.tensorboard:
-            try:
-                from lightning.pytorch.loggers import TensorBoardLogger
-
-                loggers.append(TensorBoardLogger(str(self.dir), name="tensorboard", version=version))
-            except ModuleNotFoundError as error:
-                raise ZooError(f"trainer.tensorboard needs TensorBoard: pip install tensorboard ({error})") from error
-        return loggers
-
     def sample_callbacks(self, pipe: Pipeline, stage_dir: Path) -> list[SampleVideos]:
         """The sample-video callback, when ``samples`` is set."""
         if self.p.samples is None:
@@ -173,29 +167,14 @@ class TrainRecipe:
         data = StageData(videos, images, self.p.batch_size, stage.image_fraction, self.p.seed + index, self.p.trainer)
         t = self.p.trainer
         checkpoints = stage_dir / "checkpoints"
-        trainer = L.Trainer(
+        trainer = lightning_trainer(
+            t,
             max_steps=stage.steps,
-            accelerator=t.accelerator,
-            devices=t.devices,
-            num_nodes=t.num_nodes,
-            precision=t.precision,
-            gradient_clip_val=self.p.optim.grad_clip,
-            log_every_n_steps=t.log_every_n_steps,
-            val_check_interval=t.val_every_n_steps or stage.steps,
-            check_val_every_n_epoch=None,
-            limit_val_batches=t.val_batches,
-            num_sanity_val_steps=0,
-            enable_model_summary=False,
-            enable_progress_bar=t.progress_bar,
-            default_root_dir=str(stage_dir),
-            logger=self.loggers(f"stage-{index}-{stage.name}"),
-            callbacks=[
-                ModelCheckpoint(
-                    dirpath=str(checkpoints), save_last=True, save_top_k=0, every_n_train_steps=t.checkpoint_every_n_steps
-                ),
-                *([RichProgressBar()] if t.progress_bar else []),
-                *self.sample_callbacks(pipe, stage_dir),
-            ],
+            grad_clip=self.p.optim.grad_clip,
+            root_dir=stage_dir,
+            checkpoints=checkpoints,
+            loggers=run_loggers(self.dir, f"stage-{index}-{stage.name}", t),
+            callbacks=self.sample_callbacks(pipe, stage_dir),
         )
         last = checkpoints / "last.ckpt"
         _keep_previous_log(self.dir / "logs" / f"stage-{index}-{stage.name}" / "metrics.csv")
