@@ -34,10 +34,14 @@ def test_shapes_bench_small_budget_writes_every_report_file(tmp_path, offline):
     status = main([
         "run", "eval/shapes-bench", "--limit", "4", "seeds=[0]", "sampling.steps=4", f"output_dir={out}",
         "metrics.1.data.size=8", "metrics.1.batches=1", "metrics.1.batch_size=8",
+        "metrics.2.real.size=8", "metrics.2.real_samples=8",
     ])
     report = json.loads((out / "report.json").read_text())
     assert status == (0 if report["passed"] else 1)
     assert {"colour", "shape", "motion"} <= set(report["metrics"]["attribute-accuracy"]["values"])
-    assert [check["metric"] for check in report["gate"]][:3] == [
-        "attribute-accuracy.colour", "attribute-accuracy.shape", "attribute-accuracy.motion"]
+    assert [check["metric"] for check in report["gate"]] == [
+        "attribute-accuracy.colour", "attribute-accuracy.background"]
+    fvd = report["metrics"]["fvd"]
+    assert fvd["values"]["value"] > 0 and fvd["extractor"] == "shapes-probe"
+    assert fvd["extractor_details"]["sha256"].endswith("6f2db6f9c4aedf6a93e8f8bbd1567202f8dd13ea92dd216b83281ca4ce51580f")
     assert {"accuracy.png", "attribute-accuracy-by-motion.png", "samples.png"} <= set(report["plots"])
