@@ -187,6 +187,7 @@ def test_report_names_the_backbone_the_frame_sampling_and_the_truncation(tiny_cl
     evaluator.update(videos(frames=3), [{"prompt": p} for p in PROMPTS])
     assert evaluator.compute()["value"] == pytest.approx(float(metric.compute()))
     assert len(evaluator.per_clip()) == 3 and evaluator.describe()["backbone"]["model"] == str(tiny_clip)
+    torch.testing.assert_close(torch.tensor(evaluator.per_clip()), metric.clip_scores(videos(frames=3), PROMPTS))
     report = metric.report()
     assert set(report) == {"clip_score", "clips", "frames_scored", "truncated_prompts", "backbone"}
     assert report["clips"] == 3 and report["frames_scored"] == 9 and report["clip_score"] > 0

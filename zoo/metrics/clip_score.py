@@ -260,6 +260,7 @@ class VideoCLIPScore(Metric):
                 UserWarning,
                 stacklevel=2,
             )
+        self.last_clip_scores = scores.mean(dim=1).detach().cpu()  # raw per-clip scores of this update
         self.score_sum += scores.mean(dim=1).double().sum().to(self.score_sum.device)
         self.clips += scores.shape[0]
         self.frames_scored += scores.numel()
@@ -341,9 +342,8 @@ class CLIPScoreEvaluator:
             ) from error
 
     def update(self, videos: Tensor, items: Sequence[dict[str, Any]]) -> None:
-        prompts = [item["prompt"] for item in items]
-        self.clips.extend(self.metric.clip_scores(videos, prompts).tolist())
-        self.metric.update(videos, prompts)
+        self.metric.update(videos, [item["prompt"] for item in items])
+        self.clips.extend(self.metric.last_clip_scores.tolist())
 
     def compute(self) -> dict[str, float]:
         return {"value": float(self.metric.compute())}
