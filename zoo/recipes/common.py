@@ -131,3 +131,21 @@ def lightning_trainer(
             *callbacks,
         ],
     )
+
+
+def mixed_datasets(data: Any, image_fraction: float, **video_changes: Any) -> tuple[Any, Any]:
+    """``(videos, images)`` built from one dataset node (``image_fraction`` 0 and 1), as ``MixedBatches``
+    needs them; either is None when ``image_fraction`` never draws it. ``video_changes`` (e.g. ``frames``)
+    apply to the video dataset only."""
+    videos = data.replace(image_fraction=0.0, **video_changes).build() if image_fraction < 1 else None
+    images = data.replace(image_fraction=1.0).build() if image_fraction > 0 else None
+    return videos, images
+
+
+def keep_previous_log(metrics: Path) -> None:
+    """Lightning's CSV logger starts a resumed version's metrics.csv afresh: keep the old rows beside it."""
+    if metrics.exists():
+        attempt = 1
+        while metrics.with_name(f"metrics-{attempt}.csv").exists():
+            attempt += 1
+        metrics.rename(metrics.with_name(f"metrics-{attempt}.csv"))

@@ -160,7 +160,8 @@ class EvaluateRecipe:
         evaluators, skipped = self.prepare(pipeline)
         generated = self.generate(pipeline, items, evaluators)
         results = {e.name: e.compute() for e in evaluators}
-        per_clip = {e.name: e.per_clip() for e in evaluators if e.per_clip() is not None}
+        clip_scores = {e.name: e.per_clip() for e in evaluators}
+        per_clip = {name: scores for name, scores in clip_scores.items() if scores is not None}
         gate = self.check_gate(results)
         report = {
             "name": self.p.name,

@@ -27,8 +27,15 @@ from torch.utils.data import DataLoader, Dataset
 
 from zoo.data.batches import MixedBatches
 from zoo.io.atomic import atomic_write
-from zoo.recipes.common import TrainerParams, lightning_trainer, run_dir, run_loggers
-from zoo.recipes.train import StageData, _keep_previous_log
+from zoo.recipes.common import (
+    TrainerParams,
+    keep_previous_log,
+    lightning_trainer,
+    mixed_datasets,
+    run_dir,
+    run_loggers,
+)
+from zoo.recipes.train import StageData
 from zoo.spec.migrations import CURRENT_SCHEMA_VERSION
 from zoo.spec.params import ComponentSpec, Params, Slot
 from zoo.spec.yaml_io import dump_yaml
@@ -90,9 +97,7 @@ class FitRecipe:
     # -- the run ----------------------------------------------------------------------------------------
     def datasets(self, data: ComponentSpec) -> tuple[Dataset | None, Dataset | None]:
         """``(videos, images)`` built from a dataset node (``image_fraction`` 0 and 1) as the batches need them."""
-        videos = data.replace(image_fraction=0.0).build() if self.image_fraction < 1 else None
-        images = data.replace(image_fraction=1.0).build() if self.image_fraction > 0 else None
-        return videos, images
+        return mixed_datasets(data, self.image_fraction)
 
     def write_resolved(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +128,7 @@ class FitRecipe:
                        self.p.trainer)
         trainer = self.trainer()
         last = self.dir / "checkpoints" / "last.ckpt"
-        _keep_previous_log(self.dir / "logs" / LOG_VERSION / "metrics.csv")
+        keep_previous_log(self.dir / "logs" / LOG_VERSION / "metrics.csv")
         trainer.fit(task, datamodule=data, ckpt_path=str(last) if last.exists() else None)
         exported = self.export(task)
         summary = {

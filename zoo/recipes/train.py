@@ -36,7 +36,9 @@ from zoo.recipes.common import (
     ModelRef,
     TrainerParams,
     build_pipeline,
+    keep_previous_log,
     lightning_trainer,
+    mixed_datasets,
     run_dir,
     run_loggers,
 )
@@ -136,9 +138,7 @@ class TrainRecipe:
     def datasets(self, stage: StageParams) -> tuple[Any, Any]:
         data: ComponentSpec = self.p.data
         frames = stage.frames or getattr(data.params, "frames", None)
-        videos = data.replace(image_fraction=0.0, frames=frames).build() if stage.image_fraction < 1 else None
-        images = data.replace(image_fraction=1.0).build() if stage.image_fraction > 0 else None
-        return videos, images
+        return mixed_datasets(data, stage.image_fraction, frames=frames)
 
     def write_resolved(self, pipe: Pipeline) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -177,7 +177,7 @@ class TrainRecipe:
             callbacks=self.sample_callbacks(pipe, stage_dir),
         )
         last = checkpoints / "last.ckpt"
-        _keep_previous_log(self.dir / "logs" / f"stage-{index}-{stage.name}" / "metrics.csv")
+        keep_previous_log(self.dir / "logs" / f"stage-{index}-{stage.name}" / "metrics.csv")
         trainer.fit(task, datamodule=data, ckpt_path=str(last) if last.exists() else None)
         state = pipe.state_dict()
         state.update(task.export_state())
@@ -204,15 +204,6 @@ class TrainRecipe:
             json.dump(report, handle, indent=2)
         print(f"weights: {final}  sha256: {digest}")
         return 0
-
-
-def _keep_previous_log(metrics: Path) -> None:
-    """Lightning's CSV logger starts a resumed version's metrics.csv afresh: keep the old rows beside it."""
-    if metrics.exists():
-        attempt = 1
-        while metrics.with_name(f"metrics-{attempt}.csv").exists():
-            attempt += 1
-        metrics.rename(metrics.with_name(f"metrics-{attempt}.csv"))
 
 
 @register("recipe", "train", params=TrainRecipeParams, description="Train a preset in stages with Lightning.")
