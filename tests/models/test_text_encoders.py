@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -91,6 +93,21 @@ def test_padding_does_not_change_real_token_features(name):
 def test_longest_padding_pads_to_the_longest_prompt():
     hidden, mask = tiny("t5", padding="longest").encode(["a", "abcd"])
     assert hidden.shape[1] == 5 and mask.sum(1).tolist() == [2, 5]
+
+
+@pytest.mark.parametrize("name", ["t5", "clip-text"])
+def test_shapes_world_tokenizer_gives_one_token_per_caption_word(name):
+    from zoo.data.shapes_world import sample
+    from zoo.models.text.caption_words import caption_vocab_size
+
+    encoder = tiny(name, tokenizer="shapes-world", vocab_size=caption_vocab_size(), max_tokens=48)
+    caption = sample(3, frames=16).caption
+    hidden, mask = encoder.encode([caption, "a zebra"])
+    words = len(re.findall(r"[a-z]+|[^a-z\s]", caption.lower()))  # words and punctuation marks
+    assert hidden.shape[:2] == (2, 48) and int(mask[0].sum()) <= words + 2 < len(caption)
+    assert int(mask[1].sum()) > 4  # an unknown word falls back to byte pieces, never to an unknown id
+    with pytest.raises(Exception, match=f"vocab_size >= {caption_vocab_size()}"):
+        component("text_encoder", name, **{**TINY[name], "tokenizer": "shapes-world"})
 
 
 def test_byt5_reads_only_the_quoted_visual_text(monkeypatch):

@@ -5,29 +5,19 @@ this one contrastively on Shapes-world frames and captions and saves it as a Hug
 ``metric/clip-score`` loads as ``model: <dir>``. Its scores compare only with scores from the same
 weights, never with OpenAI CLIP scores.
 
-The tokenizer is CLIP's own ``CLIPTokenizer`` (byte-level BPE, lower-cased, ``</w>`` word ends) with a
-vocabulary built here: the 256 byte symbols (so any text encodes, nothing maps to an unknown token),
-each also as a word end, and merges that make every word of Shapes-world captions a single token.
-Captions are then about 20 tokens long instead of up to 200 characters.
+The tokenizer is :func:`zoo.models.text.caption_words.caption_tokenizer`: every caption word is one token.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import Field, PositiveInt, model_validator
 
-from zoo.data.shapes_world import captions, vocabulary
+from zoo.models.text.caption_words import BOS, EOS, caption_tokenizer, caption_words
 from zoo.spec.params import Params
 
-BOS, EOS = "<|startoftext|>", "<|endoftext|>"  # OpenAI CLIP's specials; EOS also pads (pooling takes the first)
-WORD_END = "</w>"
-TEMPLATE_WORDS = ("a", "and", "that")  # words the caption templates write literally
-CAPTION_PHRASES = (  # the phrase tables of zoo.data.shapes_world.captions
-    "SIZE_WORDS", "SPEED_ADVERBS", "MOVE_VERBS", "DIRECTION_COMPLEMENTS", "OWN_VERBS", "BACKGROUND_PHRASES",
-    "CAMERA_PHRASES", "CAMERA_COMPLEMENTS", "STATIC_CAMERA_PHRASES", "IMAGE_LEADS", "VIDEO_LEADS",
-)
+__all__ = ["BOS", "EOS", "TinyCLIPParams", "build_tiny_clip", "caption_tokenizer", "caption_words"]
 
 
 class TinyCLIPParams(Params):
@@ -55,85 +45,6 @@ class TinyCLIPParams(Params):
             if width % heads:
                 raise ValueError(f"{side}: width {width} must be divisible by heads {heads}")
         return self
-
-
-# --- the tokenizer -------------------------------------------------------------------------------------
-
-
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from _strings(item)
-
-
-def caption_words() -> list[str]:
-    """Every word Shapes-world captions use, sorted: attribute names, phrase tables and template words."""
-    texts = [*vocabulary.SHAPES, *vocabulary.COLOURS, *vocabulary.BACKGROUNDS, *TEMPLATE_WORDS]
-    for table in CAPTION_PHRASES:
-        texts.extend(_strings(getattr(captions, table)))
-    return sorted({word for text in texts for word in re.findall(r"[a-z]+", text.lower())})
-
-
-def _bpe(symbols: list[str], ranks: dict[tuple[str, str], int]) -> list[str]:
-    """Byte-pair encoding of one word's symbols: merge the lowest-ranked adjacent pair until none is known."""
-    while len(symbols) > 1:
-        rank, first = min((ranks.get(pair, len(ranks)), i) for i, pair in enumerate(zip(symbols, symbols[1:])))
-        if rank == len(ranks):
-            break
-        pair, merged, i = (symbols[first], symbols[first + 1]), [], 0
-        while i < len(symbols):
-            if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
-                merged.append(symbols[i] + symbols[i + 1])
-                i += 2
-            else:
-                merged.append(symbols[i])
-                i += 1
-        symbols = merged
-    return symbols
-
-
-def word_vocabulary(words: Iterable[str]) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Byte-level BPE ``(vocab, merges)`` under which each of ``words`` (lower-case ASCII) is one token.
-
-    Words are taken in order; a word that existing merges leave in pieces gets merges joining its pieces
-    left to right, ranked after all earlier ones, so no earlier word is split again.
-    """
-    from tokenizers.pre_tokenizers import ByteLevel
-
-    symbols = sorted(ByteLevel.alphabet())
-    vocab = {BOS: 0, EOS: 1}
-    for symbol in symbols + [s + WORD_END for s in symbols]:
-        vocab[symbol] = len(vocab)
-    merges: list[tuple[str, str]] = []
-    ranks: dict[tuple[str, str], int] = {}
-    for word in words:
-        pieces = _bpe([*word[:-1], word[-1] + WORD_END], ranks)
-        while len(pieces) > 1:
-            pair = (pieces[0], pieces[1])
-            ranks[pair] = len(merges)
-            merges.append(pair)
-            vocab.setdefault(pair[0] + pair[1], len(vocab))
-            pieces = [pair[0] + pair[1], *pieces[2:]]
-    return vocab, merges
-
-
-def caption_tokenizer(context: int) -> Any:
-    """A ``CLIPTokenizer`` over :func:`word_vocabulary` of :func:`caption_words`, ``context`` tokens long."""
-    from transformers import CLIPTokenizer
-
-    vocab, merges = word_vocabulary(caption_words())
-    return CLIPTokenizer(
-        vocab=vocab, merges=merges, bos_token=BOS, eos_token=EOS, pad_token=EOS, unk_token=EOS,
-        model_max_length=context,
-    )
-
-
-# --- the model -----------------------------------------------------------------------------------------
 
 
 def build_tiny_clip(p: TinyCLIPParams) -> tuple[Any, Any]:

@@ -17,6 +17,7 @@ from pydantic import Field, PositiveInt, model_validator
 from torch import nn
 
 from zoo.errors import WeightsError
+from zoo.models.text.caption_words import caption_tokenizer, caption_vocab_size
 from zoo.models.text.pretrained import local_location
 from zoo.models.text.prompts import visual_text
 from zoo.registry import register
@@ -25,6 +26,7 @@ from zoo.spec.params import Params
 BYTE_VOCAB = 384  # ByT5Tokenizer: 3 special ids + 256 bytes + 125 sentinel ids
 
 EncoderInput = Literal["prompt", "visual_text"]
+TokenizerKind = Literal["byte", "shapes-world", "pretrained"]
 
 
 class TextEncoderParams(Params):
@@ -36,10 +38,12 @@ class TextEncoderParams(Params):
         "tokenizer. Loaded with from_pretrained only when set, and then the architecture fields come "
         "from its config. None = random init from the fields here.",
     )
-    tokenizer: Literal["byte", "pretrained"] | None = Field(
+    tokenizer: TokenizerKind | None = Field(
         None,
-        description="'byte' = ByT5's byte tokenizer (needs no files, ids below 384); 'pretrained' = the "
-        "tokenizer saved with `pretrained`. None = 'pretrained' when `pretrained` is set, else 'byte'.",
+        description="'byte' = ByT5's byte tokenizer (needs no files, ids below 384); 'shapes-world' = a "
+        "word-level tokenizer in which every Shapes-world caption word is one token (needs no files; any "
+        "other text falls back to bytes); 'pretrained' = the tokenizer saved with `pretrained`. "
+        "None = 'pretrained' when `pretrained` is set, else 'byte'.",
     )
     frozen: bool = Field(True, description="No trainable parameters, and eval mode kept even in training.")
     input: EncoderInput = Field(
@@ -58,7 +62,7 @@ class TextEncoderParams(Params):
     max_tokens: PositiveInt = Field(description="Tokens kept per prompt, end token included (longer is truncated).")
 
     @property
-    def tokenizer_kind(self) -> Literal["byte", "pretrained"]:
+    def tokenizer_kind(self) -> TokenizerKind:
         """The tokenizer actually used, with the None default resolved."""
         if self.tokenizer is not None:
             return self.tokenizer
@@ -70,6 +74,10 @@ class TextEncoderParams(Params):
             raise ValueError("tokenizer 'pretrained' needs `pretrained` (a saved model and tokenizer) to be set")
         if not self.pretrained and self.tokenizer_kind == "byte" and self.vocab_size < BYTE_VOCAB:
             raise ValueError(f"the byte tokenizer needs vocab_size >= {BYTE_VOCAB}, got {self.vocab_size}")
+        if not self.pretrained and self.tokenizer_kind == "shapes-world" and self.vocab_size < caption_vocab_size():
+            raise ValueError(
+                f"the shapes-world tokenizer needs vocab_size >= {caption_vocab_size()}, got {self.vocab_size}"
+            )
         return self
 
 
@@ -199,11 +207,13 @@ class TextEncoder(nn.Module):
 
 
 def load_tokenizer(p: TextEncoderParams) -> Any:
-    """The byte tokenizer (no files) or the one saved with ``p.pretrained``."""
+    """The byte or Shapes-world word tokenizer (no files), or the one saved with ``p.pretrained``."""
     if p.tokenizer_kind == "byte":
         from transformers import ByT5Tokenizer
 
         return ByT5Tokenizer()
+    if p.tokenizer_kind == "shapes-world":
+        return caption_tokenizer(p.max_tokens)
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(local_location(p.pretrained))
