@@ -62,6 +62,7 @@ BUILTIN_MODULES.update(
             "zoo.metrics.clip_score",
             "zoo.metrics.fvd",
         ),
+        "strategy": ("zoo.parallel.spec",),
         "recipe": (
             "zoo.recipes.train",
             "zoo.recipes.cache_latents",

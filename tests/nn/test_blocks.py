@@ -25,10 +25,26 @@ def test_self_attention_matches_softmax_reference_within_1e5():
     torch.manual_seed(0)
     attn = SelfAttention(16, 4)
     x = torch.randn(2, 7, 16)
-    q, k, v = (split_heads(p, 4) for p in attn.qkv(x).chunk(3, -1))
+    q, k, v = (split_heads(layer(x), 4) for layer in (attn.q, attn.k, attn.v))
     expected = attn.out(merge_heads(_reference_attention(q, k, v)))
     assert attn(x).shape == (2, 7, 16)
     torch.testing.assert_close(attn(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_attention_reads_checkpoints_with_fused_projections():
+    torch.manual_seed(0)
+    attn, cross = SelfAttention(16, 4), CrossAttention(16, 4, context_dim=12)
+    fused = {"qkv.weight": torch.cat([attn.q.weight, attn.k.weight, attn.v.weight]), "out.weight": attn.out.weight}
+    again = SelfAttention(16, 4)
+    again.load_state_dict({k: v.clone() for k, v in fused.items()})
+    x = torch.randn(2, 5, 16)
+    torch.testing.assert_close(again(x), attn(x))
+    state = {"q.weight": cross.q.weight, "kv.weight": torch.cat([cross.k.weight, cross.v.weight]),
+             "out.weight": cross.out.weight}
+    other = CrossAttention(16, 4, context_dim=12)
+    other.load_state_dict({k: v.clone() for k, v in state.items()})
+    context = torch.randn(2, 3, 12)
+    torch.testing.assert_close(other(x, context), cross(x, context))
 
 
 def test_self_attention_is_bidirectional_first_token_sees_last():
@@ -42,7 +58,7 @@ def test_self_attention_is_bidirectional_first_token_sees_last():
 
 def test_qk_norm_gives_unit_rms_queries_per_head():
     attn = SelfAttention(16, 2, qk_norm=True, eps=1e-6)
-    q = split_heads(torch.randn(1, 3, 16) * 5, 2)
+    q = split_heads(torch.randn(1, 3, 16) * 5, 8)
     rms = attn.q_norm(q).pow(2).mean(-1).sqrt()
     torch.testing.assert_close(rms, torch.ones_like(rms), atol=1e-4, rtol=0)
     assert sum(p.numel() for p in attn.q_norm.parameters()) == 8

@@ -239,6 +239,9 @@ def load_state_dict_into(
     unexpected_keys)`` result.
     """
     state = {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    for name, sub in module.named_modules():  # older layouts of a module's own entries (e.g. fused qkv)
+        if hasattr(sub, "upgrade_state_dict"):
+            sub.upgrade_state_dict(state, f"{name}." if name else "")
     expected = module.state_dict()
     mismatched = [
         f"{k}: file {tuple(state[k].shape)} vs model {tuple(t.shape)}"

@@ -26,11 +26,12 @@ and a fresh model outputs zero velocity.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field, PositiveInt, model_validator
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from zoo.nn.attention import CrossAttention, SelfAttention
 from zoo.nn.modulation import AdaLNModulation, ModulationTable, gated, modulate
@@ -39,6 +40,7 @@ from zoo.nn.patchify import Patchify, Unpatchify, patch_grid
 from zoo.nn.position import FactorizedPositionEmbedding
 from zoo.nn.swiglu import SwiGLU
 from zoo.nn.timestep import TimestepEmbedder
+from zoo.parallel.context import gather_sequence, shard_sequence
 from zoo.registry import register
 from zoo.spec.params import Params
 
@@ -106,6 +108,7 @@ class Block(nn.Module):
         self.cross_attn = CrossAttention(dim, p.heads, context_dim=p.context_dim, qk_norm=p.qk_norm, eps=eps)
         self.norm_ff = RMSNorm(dim, eps=eps, elementwise_affine=False)
         self.ffn = SwiGLU(dim, p.ffn_dim)
+        self.checkpointed = False  # recompute this block's activations in backward (activation checkpointing)
 
     def forward(
         self, x: torch.Tensor, cond: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor | None
@@ -154,6 +157,7 @@ class VideoTransformer(nn.Module):
         self.shared_modulation = AdaLNModulation(p.dim, 6) if p.adaln == "single" else None
         self.blocks = nn.ModuleList(Block(p) for _ in range(p.layers))
         self.final = FinalLayer(p)
+        self._context_group: Any = None
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -214,11 +218,29 @@ class VideoTransformer(nn.Module):
         t = t.expand(x.shape[0]) if t.ndim == 0 else t
         tokens = self.patchify(x)
         pos = self.pos_embed(*grid).to(tokens.dtype)
+        if self.context_group is not None:  # context parallel: this rank's slice of the sequence
+            tokens, pos = shard_sequence(tokens, 1, self.context_group), shard_sequence(pos, -2, self.context_group)
         t_emb = self.t_embedder(t)
         cond = self.shared_modulation(t_emb) if self.shared_modulation is not None else t_emb
         for block in self.blocks:
-            tokens = block(tokens + pos, cond, context, context_mask)  # PE at every block (§1.1)
+            if block.checkpointed and torch.is_grad_enabled():
+                tokens = checkpoint(block, tokens + pos, cond, context, context_mask, use_reentrant=False)
+            else:
+                tokens = block(tokens + pos, cond, context, context_mask)  # PE at every block (§1.1)
+        if self.context_group is not None:
+            tokens = gather_sequence(tokens, 1, self.context_group)
         return self.final(tokens, t_emb, grid)
+
+    @property
+    def context_group(self) -> Any:
+        """The process group the token sequence is split over (context parallel), or None."""
+        return self._context_group
+
+    @context_group.setter
+    def context_group(self, group: Any) -> None:
+        self._context_group = group
+        for block in self.blocks:
+            block.self_attn.context_group = group
 
 
 @register(

@@ -8,9 +8,16 @@ Two modules share one head layout ``(B, heads, N, head_dim)``:
   concatenated text embeddings), with an optional key padding mask.
 
 Both take an optional QK-norm: an RMSNorm over the head dimension applied to queries and keys.
+
+Queries, keys and values are separate bias-free Linear layers, so tensor parallelism can split each
+column-wise by heads; heads are counted from the (possibly sharded) projection width, ``width //
+head_dim``. Under context parallelism (``context_group`` set) a rank holds a contiguous slice of the
+tokens, and self-attention all-gathers the keys and values of the whole sequence (paper §3.1.6).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -19,14 +26,36 @@ from torch import nn
 from zoo.nn.norms import RMSNorm
 
 
-def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+def split_heads(x: torch.Tensor, head_dim: int) -> torch.Tensor:
     """``(B, N, heads * head_dim) -> (B, heads, N, head_dim)``."""
-    return x.unflatten(-1, (heads, -1)).transpose(1, 2)
+    return x.unflatten(-1, (-1, head_dim)).transpose(1, 2)
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """``(B, heads, N, head_dim) -> (B, N, heads * head_dim)``."""
     return x.transpose(1, 2).flatten(2)
+
+
+def split_fused_projection(state_dict: dict[str, Any], prefix: str, fused: str, parts: tuple[str, ...]) -> None:
+    """Rewrite, in place, a checkpoint entry of one fused projection (``qkv.weight``, rows ``q | k | v``)
+    into the separate layers ``parts``, so checkpoints written before the split still load."""
+    key = f"{prefix}{fused}.weight"
+    if key in state_dict:
+        for name, rows in zip(parts, state_dict.pop(key).chunk(len(parts), dim=0)):
+            state_dict[f"{prefix}{name}.weight"] = rows
+
+
+class _ReadsFusedCheckpoints:
+    """Mixin: ``upgrade_state_dict`` (called by zoo's loader and by ``load_state_dict``) splits fused entries."""
+
+    FUSED: tuple[str, tuple[str, ...]]
+
+    def upgrade_state_dict(self, state_dict: dict[str, Any], prefix: str = "") -> None:
+        split_fused_projection(state_dict, prefix, *self.FUSED)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        self.upgrade_state_dict(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args)  # type: ignore[misc]
 
 
 def _qk_norm(head_dim: int, enabled: bool, eps: float) -> nn.Module:
@@ -39,7 +68,7 @@ def _check_heads(dim: int, heads: int) -> int:
     return dim // heads
 
 
-class SelfAttention(nn.Module):
+class SelfAttention(_ReadsFusedCheckpoints, nn.Module):
     """Bidirectional multi-head self-attention over ``(B, N, D)`` tokens (bias-free projections).
 
     Args:
@@ -49,23 +78,32 @@ class SelfAttention(nn.Module):
         eps: epsilon of the QK-norm.
     """
 
+    FUSED = ("qkv", ("q", "k", "v"))
+
     def __init__(self, dim: int, heads: int, *, qk_norm: bool = False, eps: float = 1e-5):
         super().__init__()
-        head_dim = _check_heads(dim, heads)
+        self.head_dim = _check_heads(dim, heads)
         self.heads = heads
-        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
-        self.q_norm = _qk_norm(head_dim, qk_norm, eps)
-        self.k_norm = _qk_norm(head_dim, qk_norm, eps)
+        self.q = nn.Linear(dim, dim, bias=False)
+        self.k = nn.Linear(dim, dim, bias=False)
+        self.v = nn.Linear(dim, dim, bias=False)
+        self.q_norm = _qk_norm(self.head_dim, qk_norm, eps)
+        self.k_norm = _qk_norm(self.head_dim, qk_norm, eps)
         self.out = nn.Linear(dim, dim, bias=False)
+        self.context_group: Any = None  # a process group: tokens are sliced over it (context parallel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, N, D) -> (B, N, D)``."""
-        q, k, v = (split_heads(part, self.heads) for part in self.qkv(x).chunk(3, dim=-1))
-        attended = F.scaled_dot_product_attention(self.q_norm(q), self.k_norm(k), v)
-        return self.out(merge_heads(attended))
+        """``(B, N, D) -> (B, N, D)``; under context parallelism ``N`` is this rank's slice."""
+        q, k, v = (split_heads(layer(x), self.head_dim) for layer in (self.q, self.k, self.v))
+        q, k = self.q_norm(q), self.k_norm(k)
+        if self.context_group is not None:
+            from zoo.parallel.context import gather_sequence
+
+            k, v = gather_sequence(k, 2, self.context_group), gather_sequence(v, 2, self.context_group)
+        return self.out(merge_heads(F.scaled_dot_product_attention(q, k, v)))
 
 
-class CrossAttention(nn.Module):
+class CrossAttention(_ReadsFusedCheckpoints, nn.Module):
     """Multi-head attention from ``(B, N, D)`` tokens to ``(B, M, context_dim)`` conditioning tokens.
 
     Args:
@@ -76,16 +114,19 @@ class CrossAttention(nn.Module):
         eps: epsilon of the QK-norm.
     """
 
+    FUSED = ("kv", ("k", "v"))
+
     def __init__(
         self, dim: int, heads: int, *, context_dim: int | None = None, qk_norm: bool = False, eps: float = 1e-5
     ):
         super().__init__()
-        head_dim = _check_heads(dim, heads)
+        self.head_dim = _check_heads(dim, heads)
         self.heads = heads
         self.q = nn.Linear(dim, dim, bias=False)
-        self.kv = nn.Linear(context_dim or dim, 2 * dim, bias=False)
-        self.q_norm = _qk_norm(head_dim, qk_norm, eps)
-        self.k_norm = _qk_norm(head_dim, qk_norm, eps)
+        self.k = nn.Linear(context_dim or dim, dim, bias=False)
+        self.v = nn.Linear(context_dim or dim, dim, bias=False)
+        self.q_norm = _qk_norm(self.head_dim, qk_norm, eps)
+        self.k_norm = _qk_norm(self.head_dim, qk_norm, eps)
         self.out = nn.Linear(dim, dim, bias=False)
 
     def forward(
@@ -96,9 +137,9 @@ class CrossAttention(nn.Module):
         ``context_mask[b, m]`` is True where context token ``m`` is kept (a key padding mask). A sample
         whose mask keeps no token gets a zero output instead of NaNs.
         """
-        q = self.q_norm(split_heads(self.q(x), self.heads))
-        k, v = (split_heads(part, self.heads) for part in self.kv(context).chunk(2, dim=-1))
-        k = self.k_norm(k)
+        q = self.q_norm(split_heads(self.q(x), self.head_dim))
+        k = self.k_norm(split_heads(self.k(context), self.head_dim))
+        v = split_heads(self.v(context), self.head_dim)
         if context_mask is None:
             return self.out(merge_heads(F.scaled_dot_product_attention(q, k, v)))
         context_mask = context_mask.to(torch.bool)

@@ -16,16 +16,19 @@ from typing import Literal
 
 from zoo.errors import UnknownNameError, ZooError
 
-Catalog = Literal["specs", "recipes"]
+Catalog = Literal["specs", "recipes", "strategies"]
+"""``specs/`` holds model presets, ``recipes/`` recipes, and ``recipes/strategies/`` strategy presets
+(nodes a recipe's ``strategy:`` names; they are not recipes themselves)."""
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
 def catalog_dir(catalog: Catalog) -> Path:
     """The directory holding shipped files of ``catalog`` (package data, else the source tree)."""
-    shipped = _PACKAGE / "_shipped" / catalog
+    folder = "recipes/strategies" if catalog == "strategies" else catalog
+    shipped = _PACKAGE / "_shipped" / folder
     if shipped.is_dir():
         return shipped
-    return _PACKAGE.parent / catalog
+    return _PACKAGE.parent / folder
 
 
 @lru_cache(maxsize=None)
@@ -34,6 +37,8 @@ def _index(catalog: Catalog) -> dict[str, Path]:
     index: dict[str, Path] = {}
     for path in sorted(root.rglob("*.yaml")) if root.is_dir() else []:
         rel = path.relative_to(root).with_suffix("")
+        if catalog == "recipes" and rel.parts[0] == "strategies":
+            continue  # strategy presets: their own catalog
         name = rel.name if catalog == "specs" else rel.as_posix()
         if name in index:
             raise ZooError(f"two shipped {catalog} files are named '{name}': {index[name]} and {path}")
@@ -51,7 +56,7 @@ def shipped_path(catalog: Catalog, name: str) -> Path:
     try:
         return _index(catalog)[name]
     except KeyError:
-        what = "preset" if catalog == "specs" else "recipe"
+        what = {"specs": "preset", "recipes": "recipe", "strategies": "strategy preset"}[catalog]
         raise UnknownNameError(what, name, _index(catalog)) from None
 
 

@@ -24,6 +24,10 @@ from zoo.spec.yaml_io import Marks, Path, load_yaml
 
 REPLACE_KEY = "_replace_"
 
+PRESET_NODES: dict[str, Catalog] = {"strategy": "strategies"}
+"""Top-level recipe keys whose value may name a preset node (``strategy: h100-8x8``); the name is
+expanded into the preset's mapping before overrides descend into it (``strategy.cp=2``)."""
+
 
 class SpecWarning(UserWarning):
     """A spec composed, but something in it deserves the user's attention (e.g. dropped keys)."""
@@ -122,6 +126,8 @@ def compose(
     for layer in layers:
         _merge_into(result, _layer(layer))
     apply_overrides(result, overrides)
+    for key in PRESET_NODES:
+        expand_preset_node(result, key)
     if warn:
         for note in result.warnings:
             warnings.warn(note, SpecWarning, stacklevel=2)
@@ -170,7 +176,7 @@ def apply_overrides(doc: Composed, overrides: Sequence[str]) -> None:
     for item, op, key, value, value_marks in parsed:
         where = Mark(f"override '{item}'")
         path = _split(key)
-        parent = _walk(doc.data, path[:-1], create=op != "delete", where=where, key=key)
+        parent = _walk(doc.data, path[:-1], create=op != "delete", where=where, key=key, doc=doc)
         last = path[-1]
         full = tuple(path)
         if op == "delete":
@@ -221,10 +227,28 @@ def _set(container: Any, key: Any, value: Any, where: Mark, dotted: str) -> None
         raise SpecError([SpecIssue(dotted, f"list index {key} out of range (length {len(container)})", where)])
 
 
-def _walk(data: Any, path: list[Any], *, create: bool, where: Mark, key: str) -> Any:
+def expand_preset_node(doc: Composed, key: str) -> None:
+    """Replace ``doc.data[key]``, when it is a preset name, by that preset's mapping (marks kept)."""
+    name = doc.data.get(key)
+    if key not in PRESET_NODES or not isinstance(name, str):
+        return
+    try:
+        preset = load_document(name, PRESET_NODES[key])
+    except SpecError:
+        raise
+    except Exception as err:  # unknown names and unreadable files: locate them at the key
+        raise SpecError([SpecIssue(key, str(err), doc.marks.get((key,)))]) from None
+    preset.data.pop("schema_version", None)
+    doc.data[key] = preset.data
+    doc.marks.update(_prefixed({p: m for p, m in preset.marks.items() if p}, (key,)))
+
+
+def _walk(data: Any, path: list[Any], *, create: bool, where: Mark, key: str, doc: Composed | None = None) -> Any:
     node = data
     for depth, part in enumerate(path):
         here = _dotted(path[: depth + 1])
+        if depth == 0 and doc is not None and isinstance(node, dict) and isinstance(node.get(part), str):
+            expand_preset_node(doc, part)
         if isinstance(node, dict):
             if part not in node:
                 if not create:
