@@ -89,11 +89,14 @@ class Pipeline:
         """All module weights keyed ``role.param`` (the layout of shipped weights files).
 
         Tied weights (one tensor under two names, e.g. T5's shared embedding) appear once, under the
-        first name; :meth:`load_state` fills the other names back in.
+        first name; :meth:`load_state` fills the other names back in. Weights sharded by a strategy are
+        gathered whole, so then every rank must call this.
         """
+        from zoo.io.weights import full_state
+
         state = self.module_tree().state_dict()
         aliases = tied_aliases(state)
-        return {k: v for k, v in state.items() if k not in aliases}
+        return full_state({k: v for k, v in state.items() if k not in aliases})
 
     def load_state(self, tensors: dict[str, torch.Tensor], *, strict: bool = True) -> None:
         """Load ``role.param`` tensors into the components (tied names are restored from their twin)."""
@@ -117,10 +120,15 @@ def tied_aliases(state: dict[str, torch.Tensor]) -> dict[str, str]:
     """``{alias: first_name}`` for state-dict entries that are views of the same tensor memory."""
     seen: dict[tuple, str] = {}
     aliases: dict[str, str] = {}
+    from torch.distributed.tensor import DTensor
+
     for name, tensor in state.items():
         if tensor.device.type == "meta":
             continue
-        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.dtype)
+        if isinstance(tensor, DTensor):  # sharded: a tied weight is one DTensor object under two names
+            key: tuple = ("dtensor", id(tensor))
+        else:
+            key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.dtype)
         if key in seen:
             aliases[name] = seen[key]
         else:

@@ -31,7 +31,11 @@ def _rank_and_world() -> tuple[int, int]:
 
 
 class MixedBatches(IterableDataset):
-    """Endless batches: images with probability ``image_fraction``, else videos; starts at batch ``start``."""
+    """Endless batches: images with probability ``image_fraction``, else videos; starts at batch ``start``.
+
+    ``replica`` is ``(rank, count)`` among data-parallel replicas: with context or tensor parallelism
+    several processes form one replica and must read the same batches.
+    """
 
     def __init__(
         self,
@@ -43,12 +47,14 @@ class MixedBatches(IterableDataset):
         seed: int = 0,
         start: int = 0,
         limit: int | None = None,
+        replica: tuple[int, int] | None = None,
     ):
         if (videos is None and image_fraction < 1) or (images is None and image_fraction > 0):
             raise ValueError("image_fraction needs an image dataset above 0 and a video dataset below 1")
         self.videos, self.images = videos, images
         self.batch_size, self.image_fraction = batch_size, image_fraction
         self.seed, self.start, self.limit = seed, start, limit
+        self.replica = replica  # (rank, count) among data-parallel replicas; None = the process group's
 
     def batch(self, index: int) -> dict[str, Any]:
         """Global batch ``index`` of the stream."""
@@ -59,7 +65,7 @@ class MixedBatches(IterableDataset):
         return collate([source[i] for i in picks])
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        rank, world = _rank_and_world()
+        rank, world = self.replica or _rank_and_world()
         worker = get_worker_info()
         worker_id, workers = (worker.id, worker.num_workers) if worker else (0, 1)
         local = 0

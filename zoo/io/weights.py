@@ -226,6 +226,13 @@ def _cast_like(value: Tensor, target: Tensor) -> Tensor:
     return value
 
 
+def full_state(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """``state`` with every sharded DTensor gathered into a whole tensor (a collective: call on every rank)."""
+    from torch.distributed.tensor import DTensor
+
+    return {k: (v.full_tensor() if isinstance(v, DTensor) else v) for k, v in state.items()}
+
+
 def load_state_dict_into(
     module: nn.Module, state_dict: Mapping[str, Tensor], *, strict: bool = True, prefix: str = ""
 ) -> tuple[list[str], list[str]]:

@@ -33,16 +33,19 @@ def tensor_parallel_plan() -> dict[str, Any]:
 class VideoTransformerPlan:
     """The parallel plan of :class:`~zoo.models.video_transformer.VideoTransformer`."""
 
-    def check(self, model: VideoTransformer, tp: int, cp: int) -> list[str]:
-        """Problems with splitting ``model`` over ``tp`` and ``cp`` ranks (empty when it fits)."""
+    def check(self, model: VideoTransformer, tp: int, cp: int, sequence_parallel: bool) -> list[tuple[str, str]]:  # noqa: ARG002
+        """``(strategy field, problem)`` pairs for splitting ``model`` over ``tp`` and ``cp`` ranks."""
         p = model.params
         problems = []
+        if sequence_parallel:
+            problems.append(("sequence_parallel", "the video transformer's plan has no sequence-parallel layout yet "
+                             "(its adaLN-modulated norms would need DTensor inputs); use tp without it"))
         if p.heads % tp:
-            problems.append(f"backbone heads ({p.heads}) must divide by tp ({tp})")
+            problems.append(("tp", f"the backbone's {p.heads} attention heads do not divide by tp={tp}"))
         if p.ffn_dim % tp:
-            problems.append(f"backbone ffn_dim ({p.ffn_dim}) must divide by tp ({tp})")
+            problems.append(("tp", f"the backbone's ffn_dim {p.ffn_dim} does not divide by tp={tp}"))
         if p.qk_norm and tp > 1:
-            problems.append("backbone qk_norm with tp > 1 is not supported (its per-head scale is not split)")
+            problems.append(("tp", "backbone qk_norm with tp > 1 is not supported (its per-head scale is not split)"))
         return problems
 
     def blocks(self, model: VideoTransformer) -> list[nn.Module]:

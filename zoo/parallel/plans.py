@@ -21,12 +21,13 @@ MESH_DIMS = ("dp_replicate", "dp_shard", "cp", "tp")
 ``dp_shard_cp`` (dp_shard x cp, the FSDP2 shard group) are flattened views of them."""
 
 PLAN_MODULES = ("zoo.models.video_transformer_plan",)
+FORWARD_METHODS = ("encode", "decode")  # entry points besides forward that must see gathered parameters
 
 
 class ParallelPlan(Protocol):
     """What a model class declares so that a strategy can split it."""
 
-    def check(self, model: Any, tp: int, cp: int) -> list[str]: ...
+    def check(self, model: Any, tp: int, cp: int, sequence_parallel: bool) -> list[tuple[str, str]]: ...
 
     def blocks(self, model: Any) -> list[nn.Module]: ...
 
@@ -84,14 +85,14 @@ def build_mesh(p: ModelParallelParams, world_size: int, device_type: str) -> Par
     return ParallelMesh(root, data_parallel, fsdp, root["cp"], root["tp"])
 
 
-def check_model(p: ModelParallelParams, model: nn.Module) -> list[str]:
-    """Problems with splitting ``model`` (the trained backbone) as ``p`` asks."""
+def check_model(p: ModelParallelParams, model: nn.Module) -> list[tuple[str, str]]:
+    """``(strategy field, problem)`` pairs for splitting ``model`` (the trained backbone) as ``p`` asks."""
     if p.tp == 1 and p.cp == 1:
         return []
     plan = plan_for(model)
     if plan is None:
-        return [f"{type(model).__name__} has no parallel plan, so it cannot use tp or cp > 1"]
-    return plan.check(model, p.tp, p.cp)
+        return [("tp" if p.tp > 1 else "cp", f"{type(model).__name__} has no parallel plan, so tp and cp must be 1")]
+    return plan.check(model, p.tp, p.cp, p.sequence_parallel)
 
 
 def _fsdp_kwargs(p: ModelParallelParams, mesh: ParallelMesh) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def parallelize(
 
     problems = check_model(p, backbone)
     if problems:
-        raise ZooError("strategy does not fit the model: " + "; ".join(problems))
+        raise ZooError("strategy does not fit the model: " + "; ".join(f"{f}: {m}" for f, m in problems))
     plan = plan_for(backbone)
     if plan is not None:
         if p.tp > 1:
@@ -140,12 +141,31 @@ def parallelize(
         if module is backbone and plan is not None:
             for block in plan.blocks(backbone):
                 fully_shard(block, **kwargs)
-        if any(param.requires_grad for param in module.parameters()):
-            fully_shard(module, **kwargs)
+        _shard(module, kwargs)
     for role, module in frozen.items():
         placement = p.frozen.get(role, "replicated")
-        if placement != "replicated" and any(True for _ in module.parameters()):
-            fully_shard(module, **kwargs, **({"offload_policy": CPUOffloadPolicy()} if placement == "offloaded" else {}))
+        if placement != "replicated":  # each is its own FSDP2 root, which would stay gathered after a no-grad forward
+            offload = {"offload_policy": CPUOffloadPolicy()} if placement == "offloaded" else {}
+            _shard(module, {**kwargs, **offload, "reshard_after_forward": True})
+
+
+def _shard(module: nn.Module, kwargs: dict[str, Any]) -> None:
+    """``fully_shard`` a module with parameters; containers (no forward) are sharded child by child.
+
+    ``encode`` and ``decode`` methods (autoencoders, text encoders) gather their parameters like ``forward``.
+    """
+    from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
+
+    if not any(True for _ in module.parameters()):
+        return
+    if isinstance(module, (nn.ModuleList, nn.ModuleDict)):
+        for child in module.children():
+            _shard(child, kwargs)
+        return
+    fully_shard(module, **kwargs)
+    for method in FORWARD_METHODS:
+        if callable(getattr(module, method, None)):
+            register_fsdp_forward_method(module, method)
 
 
 def _convert_to_float8(model: nn.Module) -> None:

@@ -7,8 +7,9 @@ form a 4-D mesh ``(dp_replicate, dp_shard, cp, tp)``, outermost first:
 * ``dp_shard``: FSDP2 shards parameters, gradients and optimizer state over ``dp_shard x cp`` ranks;
 * ``cp``: context parallel, each rank holds ``1/cp`` of the video token sequence (self-attention
   all-gathers keys and values, paper §3.1.6);
-* ``tp``: tensor parallel, attention heads and FFN width split over ``tp`` ranks (Megatron layout),
-  with sequence parallel norms and residuals when ``sequence_parallel``.
+* ``tp``: tensor parallel, attention heads and FFN width split over ``tp`` ranks (Megatron layout);
+  ``sequence_parallel`` asks for sequence-parallel norms and residuals, which a model's plan must
+  provide (the video transformer's does not yet, so it is rejected before launch).
 
 Degrees multiply to the world size; ``dp_shard: -1`` takes what the others leave.
 """
@@ -43,7 +44,9 @@ class ModelParallelParams(Params):
     tp: PositiveInt = Field(1, description="Tensor-parallel degree (heads and FFN width must divide by it).")
     cp: PositiveInt = Field(1, description="Context-parallel degree (video tokens must divide by it).")
     sequence_parallel: bool = Field(
-        False, description="With tp > 1: norms and residuals hold 1/tp of the tokens (Megatron-SP)."
+        False,
+        description="With tp > 1: norms and residuals hold 1/tp of the tokens (Megatron-SP), where the model's "
+        "plan supports it (the video transformer's does not yet).",
     )
     activation_checkpointing: ActivationCheckpointing = Field(
         default_factory=ActivationCheckpointing, description="Activation checkpointing of transformer blocks."

@@ -95,6 +95,7 @@ def run_loggers(directory: Path, version: str, t: TrainerParams) -> list[Any]:
 def lightning_trainer(
     t: TrainerParams,
     *,
+    strategy: Any = None,
     max_steps: int,
     grad_clip: float | None,
     root_dir: Path,
@@ -103,16 +104,22 @@ def lightning_trainer(
     callbacks: list[Any] = (),
 ) -> Any:
     """The ``lightning.Trainer`` every recipe runs: step-based, checkpointing ``last.ckpt`` into ``checkpoints``
-    every ``t.checkpoint_every_n_steps``, validating every ``t.val_every_n_steps`` (or at the end)."""
+    every ``t.checkpoint_every_n_steps``, validating every ``t.val_every_n_steps`` (or at the end).
+    ``strategy`` (a ``model-parallel`` node's params) selects zoo's model-parallel strategy and its precision."""
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 
+    extra: dict[str, Any] = {"precision": t.precision}
+    if strategy is not None:
+        from zoo.parallel.lightning import ZooModelParallelStrategy, lightning_precision
+
+        extra = {"precision": lightning_precision(strategy), "strategy": ZooModelParallelStrategy(strategy)}
     return L.Trainer(
         max_steps=max_steps,
         accelerator=t.accelerator,
         devices=t.devices,
         num_nodes=t.num_nodes,
-        precision=t.precision,
+        **extra,
         gradient_clip_val=grad_clip,
         log_every_n_steps=t.log_every_n_steps,
         val_check_interval=min(t.val_every_n_steps or max_steps, max_steps),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 from torch.utils.data import DataLoader
 
@@ -79,12 +80,26 @@ class TrainRecipeParams(Params):
     samples: SampleVideosParams | None = Field(
         None, description="Sample fixed prompts during training (text-to-video presets); None = off."
     )
+    strategy: Slot("strategy") | None = Field(
+        None,
+        description="Scale-out: a `model-parallel` node or a preset name (recipes/strategies/, e.g. h100-8x8); "
+        "None = Lightning's default for trainer.devices.",
+    )
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> TrainRecipeParams:
         names = [s.name for s in self.stages]
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique, got {names}")
+        return self
+
+    @model_validator(mode="after")
+    def _strategy_fits(self) -> TrainRecipeParams:
+        if self.strategy is not None:
+            from zoo.parallel.checks import raise_strategy_issues
+
+            frames = [stage.frames or getattr(self.data.params, "frames", 1) for stage in self.stages]
+            raise_strategy_issues(self.strategy.params, self.model, self.trainer, self.data.params, frames)
         return self
 
 
@@ -99,16 +114,22 @@ class StageData(L.LightningDataModule):
     def _loader(self, stream: MixedBatches) -> DataLoader:
         return DataLoader(stream, batch_size=None, num_workers=self.settings.num_workers)
 
+    def _replica(self) -> tuple[int, int] | None:
+        """``(rank, count)`` among data-parallel replicas, from the strategy (None outside a Trainer)."""
+        kwargs = getattr(self.trainer.strategy, "distributed_sampler_kwargs", None) if self.trainer else None
+        return (kwargs["rank"], kwargs["num_replicas"]) if kwargs else None
+
     def train_dataloader(self) -> DataLoader:
         start = self.trainer.global_step if self.trainer is not None else 0
         return self._loader(
-            MixedBatches(self.videos, self.images, self.batch_size, self.image_fraction, seed=self.seed, start=start)
+            MixedBatches(self.videos, self.images, self.batch_size, self.image_fraction, seed=self.seed, start=start,
+                         replica=self._replica())
         )
 
     def val_dataloader(self) -> DataLoader:
         stream = MixedBatches(
             self.videos, self.images, self.batch_size, self.image_fraction, seed=self.seed + 7_777,
-            limit=self.settings.val_batches,
+            limit=self.settings.val_batches, replica=self._replica(),
         )
         return self._loader(stream)
 
@@ -169,6 +190,7 @@ class TrainRecipe:
         checkpoints = stage_dir / "checkpoints"
         trainer = lightning_trainer(
             t,
+            strategy=self.p.strategy.params if self.p.strategy is not None else None,
             max_steps=stage.steps,
             grad_clip=self.p.optim.grad_clip,
             root_dir=stage_dir,
@@ -179,21 +201,30 @@ class TrainRecipe:
         last = checkpoints / "last.ckpt"
         keep_previous_log(self.dir / "logs" / f"stage-{index}-{stage.name}" / "metrics.csv")
         trainer.fit(task, datamodule=data, ckpt_path=str(last) if last.exists() else None)
-        state = pipe.state_dict()
+        state = pipe.state_dict()  # every rank takes part in gathering sharded weights
         state.update(task.export_state())
-        pipe.load_state(state)
-        digest = save_safetensors(state, str(weights))
-        summary = {"stage": stage.name, "steps": int(trainer.global_step), "sha256": digest,
+        summary = {"stage": stage.name, "steps": int(trainer.global_step),
                    **{k: float(v) for k, v in trainer.callback_metrics.items()}}
-        with atomic_write(stage_dir / "done.json", "w") as handle:
-            json.dump(summary, handle, indent=2)
+        if trainer.is_global_zero:
+            summary["sha256"] = save_safetensors(state, str(weights))
+            with atomic_write(stage_dir / "done.json", "w") as handle:
+                json.dump(summary, handle, indent=2)
+        trainer.strategy.barrier("stage-weights")
+        if self.p.strategy is not None:  # the stage's modules stay sharded: go on with a fresh, whole copy
+            pipe = self.build_pipeline()
+            self.pipe = pipe
+        pipe.load_state(load_safetensors(str(weights)) if self.p.strategy is not None else state)
         return summary
 
     def run(self) -> int:
         L.seed_everything(self.p.seed, workers=True, verbose=False)
-        pipe = self.build_pipeline()
-        self.write_resolved(pipe)
-        summaries = [self.run_stage(pipe, i, stage) for i, stage in enumerate(self.p.stages)]
+        self.pipe = pipe = self.build_pipeline()
+        if rank_zero_only.rank == 0:
+            self.write_resolved(pipe)
+        summaries = [self.run_stage(self.pipe, i, stage) for i, stage in enumerate(self.p.stages)]
+        if rank_zero_only.rank != 0:
+            return 0
+        pipe = self.pipe
         final = self.dir / "weights.safetensors"
         digest = save_safetensors(pipe.state_dict(), str(final))
         report = {"name": self.p.name, "weights": str(final), "sha256": digest, "stages": summaries}

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from zoo.io.weights import full_state
 from zoo.models.tae import DiagonalGaussian
 from zoo.pipelines.text_to_video import TextToVideoPipeline
 from zoo.tasks.optim import OptimizerParams, build_optimizer
@@ -53,9 +54,10 @@ class FlowMatchingTask(L.LightningModule):
 
     def trained(self) -> nn.ModuleDict:
         """The modules this task optimises: the backbone, the text projections and any unfrozen text encoder."""
-        modules = {"backbone": self.backbone, "text_projections": self.conditioner.projections}
-        if any(not getattr(encoder, "frozen", True) for encoder in self.conditioner.encoders):
-            modules["text_encoders"] = self.conditioner.encoders
+        modules: dict[str, nn.Module] = {"backbone": self.backbone, "text_projections": self.conditioner.projections}
+        unfrozen = {str(i): e for i, e in enumerate(self.conditioner.encoders) if not getattr(e, "frozen", True)}
+        if unfrozen:  # keyed by position, so state-dict keys read text_encoders.<i>.* as in the pipeline
+            modules["text_encoders"] = nn.ModuleDict(unfrozen)
         return nn.ModuleDict(modules)
 
     # -- the step -----------------------------------------------------------------------------
@@ -105,6 +107,34 @@ class FlowMatchingTask(L.LightningModule):
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["caption"]))
         return loss
 
+    # -- scale-out ----------------------------------------------------------------------------
+    def configure_model(self) -> None:
+        """Under the ``model-parallel`` strategy: apply its plans (TP, CP, checkpointing, FSDP2) once."""
+        from zoo.parallel.lightning import ZooModelParallelStrategy
+
+        strategy = self.trainer.strategy if self._trainer is not None else None
+        if not isinstance(strategy, ZooModelParallelStrategy) or getattr(self, "_parallelized", False):
+            return
+        from zoo.parallel.plans import parallelize
+
+        frozen_encoders = [e for e in self.conditioner.encoders if getattr(e, "frozen", True)]
+        frozen = {"autoencoder": self.autoencoder, "text_encoders": nn.ModuleList(frozen_encoders)}
+        parallelize(self.trained().values(), frozen, self.backbone, strategy.mesh, strategy.params)
+        if self.ema is not None:  # the average is laid out like the weights, so it updates shard by shard
+            average = self.ema.module
+            parallelize(average.values(), {}, average["backbone"], strategy.mesh, strategy.params)
+        self._parallelized = True
+
+    def configure_gradient_clipping(
+        self, optimizer: Any, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None
+    ) -> None:
+        from zoo.parallel.lightning import ZooModelParallelStrategy, clip_grad_norm
+
+        if not isinstance(self.trainer.strategy, ZooModelParallelStrategy):
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        elif gradient_clip_val:  # DTensor gradients on several meshes: torch's clip cannot stack their norms
+            clip_grad_norm([p for group in optimizer.param_groups for p in group["params"]], gradient_clip_val)
+
     # -- optimisation -------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
         params = [p for p in self.trained().parameters() if p.requires_grad]
@@ -118,4 +148,4 @@ class FlowMatchingTask(L.LightningModule):
     def export_state(self, use_ema: bool = True) -> dict[str, Tensor]:
         """Weights of the trained modules keyed like the pipeline (``backbone.*``, ``text_projections.*``)."""
         source = self.ema.module if (use_ema and self.ema is not None) else self.trained()
-        return {k: v.detach().clone() for k, v in source.state_dict().items()}
+        return {k: v.detach().clone() for k, v in full_state(source.state_dict()).items()}
