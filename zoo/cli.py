@@ -1,4 +1,4 @@
-"""The ``zoo`` command line: list, info, validate, config show, cp, run.
+"""The ``zoo`` command line: list, info, estimate, validate, config show, cp, run.
 
 User errors (a bad spec, an unknown name, a missing file) print a short message and exit 2; pass
 ``--debug`` to see the traceback. Argument parsing is the standard library's, so no CLI framework
@@ -76,6 +76,30 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"latent (C, T, H, W) = {tuple(report.latent_shape)}"
         )
     out.print(f"weights: {report.weights or 'none (random init)'}")
+    return 0
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from zoo.errors import ZooError
+    from zoo.parallel.estimate import estimate, estimate_table
+
+    estimates = []
+    for ref in args.strategy:
+        strategy = _load_strategy(ref)
+        world_size = args.world_size
+        if world_size is None:
+            if strategy.dp_shard == -1:
+                raise ZooError(f"strategy '{ref}' has dp_shard: -1 (the rest of the GPUs); pass --world-size N")
+            world_size = strategy.dp_replicate * strategy.dp_shard * strategy.cp * strategy.tp
+        estimates.append(
+            estimate(args.preset, strategy, world_size=world_size, tokens=args.tokens, text_tokens=args.text_tokens,
+                     batch_per_replica=args.batch, gpu=args.gpu, mfu=args.mfu, overrides=args.overrides)
+        )
+    header, *rows = estimate_table(estimates, [Path(ref).stem for ref in args.strategy])
+    table = Table(*header, title=f"{estimates[0].model}: one training step, per GPU")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
     return 0
 
 
@@ -194,6 +218,16 @@ def _quiet_load_spec(name: str) -> Any:
     return load_spec(name, warn=False)
 
 
+def _load_strategy(ref: str) -> Any:
+    """A ``model-parallel`` node from a strategy preset name (``h100-8x8``) or a YAML file."""
+    from zoo.spec.compose import load_document
+    from zoo.spec.validate import validate_component
+
+    doc = load_document(ref, "strategies")
+    doc.data.pop("schema_version", None)
+    return validate_component("strategy", doc.data, doc.marks).params
+
+
 def _match(name: str, pattern: str) -> bool:
     import fnmatch
 
@@ -248,6 +282,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, help="number of frames")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("estimate", help="memory per GPU and step time of training a preset under a strategy")
+    p.add_argument("preset", help="preset name, path or URI")
+    p.add_argument("--strategy", action="append", required=True, metavar="NAME_OR_YAML",
+                   help="strategy preset (h100-8x8) or YAML file; repeat to compare")
+    p.add_argument("--world-size", type=int, help="number of GPUs (default: the strategy's degrees multiplied)")
+    p.add_argument("--tokens", type=int, help="video tokens per sample (default: the preset's video size)")
+    p.add_argument("--text-tokens", type=int, help="text tokens per sample (default: the encoders' max_tokens)")
+    p.add_argument("--batch", type=int, default=1, help="samples per data-parallel replica per step")
+    p.add_argument("--gpu", default="h100", help="h100 or h200")
+    p.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilisation assumed for the step time")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="overrides of the preset")
+    p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("validate", help="check specs or recipes without building anything")
     p.add_argument("files", nargs="+", metavar="SPEC", help="files, preset names or recipe names")
