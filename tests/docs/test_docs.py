@@ -2,7 +2,7 @@
 
 * The generated spec reference has a section for every registered entry and a row for every field.
 * Every fenced ``python`` block in ``docs/*.md`` runs (each in a fresh namespace and working directory).
-* Every ``zoo list|info|validate|config|cp`` command in a ``bash``/``console`` block exits 0, or the
+* Every ``zoo list|info|validate|config|cp|estimate`` command in a ``bash``/``console`` block exits 0, or the
   code given by a preceding ``<!-- expect-exit: N -->`` line; in ``console`` blocks the lines after a
   ``$ zoo ...`` command are its expected output (``...`` matches anything).
 * ``yaml`` blocks with ``title="name.yaml"`` are written into the working directory first, so the
@@ -31,7 +31,7 @@ from zoo.spec.params import Params, Slot, component
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md") if "hooks" not in p.parts)
-RUNNABLE = {"list", "info", "validate", "config", "cp"}
+RUNNABLE = {"list", "info", "validate", "config", "cp", "estimate"}
 SHELL_LANGS = {"bash", "console", "shell", "sh"}
 
 
