@@ -70,10 +70,10 @@ def run(rank: int, world: int, args: argparse.Namespace, init_file: str) -> None
     torch.set_num_threads(1)
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, set_model_state_dict
 
-    from zoo.parallel.plans import build_mesh, parallelize
+    from zoo.parallel.plans import build_mesh, finish_backward, parallelize
     from zoo.parallel.spec import ModelParallelParams
 
-    spec = ModelParallelParams(dp_shard=args.dp_shard, tp=args.tp, cp=args.cp)
+    spec = ModelParallelParams(dp_shard=args.dp_shard, tp=args.tp, cp=args.cp, sequence_parallel=args.sp)
     reference = tiny_model()
     model = copy.deepcopy(reference)
     parts = batch()
@@ -99,6 +99,7 @@ def run(rank: int, world: int, args: argparse.Namespace, init_file: str) -> None
     for step in range(STEPS):
         loss = loss_of(model, local)
         loss.backward()
+        finish_backward(model)
         if step == 0:
             for name, param in model.named_parameters():
                 grad_diff = max(grad_diff, (full(param.grad) - ref_grads[name]).abs().max().item())
@@ -143,6 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     for name in ("--dp-shard", "--tp", "--cp"):
         parser.add_argument(name, type=int, default=1)
+    parser.add_argument("--sp", action="store_true", help="sequence parallel (with --tp)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--save")
     parser.add_argument("--load")

@@ -1,4 +1,5 @@
-"""FSDP2, tensor, context parallel and a 2x2 mesh give one process's losses and gradients (gloo, CPU).
+"""FSDP2, tensor (with and without sequence parallel), context parallel and 2x2 meshes give one process's
+losses and gradients (gloo, CPU).
 
 Each layout runs ``equivalence_run.py`` as its own process group (pytest must not be their parent:
 Lightning-style launchers would re-run pytest in the children).
@@ -27,8 +28,9 @@ def run_layout(tmp_path: Path, *args: str) -> dict:
 
 @pytest.mark.parametrize(
     "layout",
-    [("--dp-shard", "2"), ("--tp", "2"), ("--cp", "2"), ("--dp-shard", "2", "--tp", "2"), ("--cp", "2", "--tp", "2")],
-    ids=["fsdp2", "tp2", "cp2", "fsdp2xtp2", "cp2xtp2"],
+    [("--dp-shard", "2"), ("--tp", "2"), ("--cp", "2"), ("--dp-shard", "2", "--tp", "2"), ("--cp", "2", "--tp", "2"),
+     ("--tp", "2", "--sp"), ("--dp-shard", "2", "--tp", "2", "--sp")],
+    ids=["fsdp2", "tp2", "cp2", "fsdp2xtp2", "cp2xtp2", "tp2-sequence-parallel", "fsdp2xtp2-sequence-parallel"],
 )
 def test_layout_matches_one_process_within_1e5(tmp_path, layout):
     result = run_layout(tmp_path, *layout)

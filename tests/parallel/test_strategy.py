@@ -99,13 +99,40 @@ def losses(run: Path) -> list[float]:
     return [float(row["train/loss"]) for row in rows if row.get("train/loss")]
 
 
-def test_context_parallel_lightning_run_reproduces_one_process(tmp_path):
+def test_context_and_sequence_parallel_lightning_runs_reproduce_one_process(tmp_path):
     zoo = [sys.executable, "-m", "zoo.cli", "run", "train/moviegen-video-tiny", *TINY_RUN]
-    for name, extra in [("one", []), ("cp2", ["strategy=cpu-debug", "trainer.devices=2", "strategy.cp=2"])]:
+    runs = [("one", []), ("cp2", ["strategy=cpu-debug", "trainer.devices=2", "strategy.cp=2"]),
+            ("tp2-sp", ["strategy=cpu-debug", "trainer.devices=2", "strategy.tp=2", "strategy.sequence_parallel=true"])]
+    for name, extra in runs:
         done = subprocess.run([*zoo, *extra, f"output_dir={tmp_path / name}"], capture_output=True, text=True,
                               timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
-    one, cp2 = losses(tmp_path / "one"), losses(tmp_path / "cp2")
-    assert len(one) == 3 and cp2 == pytest.approx(one, abs=1e-5)
+    one = losses(tmp_path / "one")
+    assert len(one) == 3
+    assert losses(tmp_path / "cp2") == pytest.approx(one, abs=1e-5)
+    assert losses(tmp_path / "tp2-sp") == pytest.approx(one, abs=1e-5)
     assert (tmp_path / "cp2" / "stage-1-t2iv" / "checkpoints" / "last.ckpt").is_dir()  # distributed checkpoint
     assert (tmp_path / "cp2" / "weights.safetensors").exists()
+
+
+def test_two_node_launch_through_torchrun_with_overrides_only(tmp_path):
+    """Two torchrun "nodes" on this machine (one process each) join one run: num_nodes=2 is the only change."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    torchrun = Path(sys.executable).with_name("torchrun")
+    nodes = [
+        subprocess.Popen(
+            [str(torchrun), "--nnodes", "2", "--node-rank", str(rank), "--nproc-per-node", "1",
+             "--master-addr", "127.0.0.1", "--master-port", str(port),
+             "-m", "zoo.cli", "run", "train/moviegen-video-tiny", *TINY_RUN, "strategy=cpu-debug",
+             "strategy.cp=2", "trainer.num_nodes=2", f"output_dir={tmp_path / 'run'}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for rank in (0, 1)
+    ]
+    outputs = [node.communicate(timeout=600)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    assert len(losses(tmp_path / "run")) == 3 and (tmp_path / "run" / "weights.safetensors").exists()

@@ -136,8 +136,12 @@ class FinalLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, t_emb: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
         """``(B, N, D)`` tokens, ``(B, D)`` timestep embedding -> ``(B, C_out, T, H, W)``."""
+        return self.unpatchify.arrange(self.project(x, t_emb), grid)
+
+    def project(self, x: torch.Tensor, t_emb: torch.Tensor) -> torch.Tensor:
+        """The per-token part: ``(B, N, D)`` tokens -> ``(B, N, C_out * pt * ph * pw)`` patches."""
         shift, scale = self.modulation(t_emb[:, None] if self.single else t_emb).unbind(1)
-        return self.unpatchify(modulate(self.norm(x), shift, scale), grid)
+        return self.unpatchify.proj(modulate(self.norm(x), shift, scale))
 
 
 class VideoTransformer(nn.Module):
@@ -158,6 +162,8 @@ class VideoTransformer(nn.Module):
         self.blocks = nn.ModuleList(Block(p) for _ in range(p.layers))
         self.final = FinalLayer(p)
         self._context_group: Any = None
+        self.sequence_group: Any = None  # the tensor-parallel group, when the stream is sequence parallel
+        self.replicated_under_tp: list[str] = []  # weights whose gradients sequence parallelism leaves partial
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -218,8 +224,9 @@ class VideoTransformer(nn.Module):
         t = t.expand(x.shape[0]) if t.ndim == 0 else t
         tokens = self.patchify(x)
         pos = self.pos_embed(*grid).to(tokens.dtype)
-        if self.context_group is not None:  # context parallel: this rank's slice of the sequence
-            tokens, pos = shard_sequence(tokens, 1, self.context_group), shard_sequence(pos, -2, self.context_group)
+        for group in (self.context_group, self.sequence_group):  # this rank's slice of the sequence
+            if group is not None:
+                tokens, pos = shard_sequence(tokens, 1, group), shard_sequence(pos, -2, group)
         t_emb = self.t_embedder(t)
         cond = self.shared_modulation(t_emb) if self.shared_modulation is not None else t_emb
         for block in self.blocks:
@@ -227,9 +234,12 @@ class VideoTransformer(nn.Module):
                 tokens = checkpoint(block, tokens + pos, cond, context, context_mask, use_reentrant=False)
             else:
                 tokens = block(tokens + pos, cond, context, context_mask)  # PE at every block (§1.1)
+        patches = self.final.project(tokens, t_emb)
+        if self.sequence_group is not None:  # every tensor-parallel rank computes the same from here on
+            patches = gather_sequence(patches, 1, self.sequence_group, sum_grads=False)
         if self.context_group is not None:
-            tokens = gather_sequence(tokens, 1, self.context_group)
-        return self.final(tokens, t_emb, grid)
+            patches = gather_sequence(patches, 1, self.context_group)
+        return self.final.unpatchify.arrange(patches, grid)
 
     @property
     def context_group(self) -> Any:

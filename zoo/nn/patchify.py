@@ -64,8 +64,12 @@ class Unpatchify(nn.Module):
 
     def forward(self, x: torch.Tensor, grid: Grid) -> torch.Tensor:
         """``(B, t * h * w, D)`` on patch grid ``(t, h, w)`` -> ``(B, C, t * pt, h * ph, w * pw)``."""
+        return self.arrange(self.proj(x), grid)
+
+    def arrange(self, patches: torch.Tensor, grid: Grid) -> torch.Tensor:
+        """Projected patches ``(B, t * h * w, C * pt * ph * pw)`` -> ``(B, C, t * pt, h * ph, w * pw)``."""
         t, h, w = grid
         pt, ph, pw = self.patch
-        patches = self.proj(x).reshape(x.shape[0], t, h, w, self.out_channels, pt, ph, pw)
-        video = patches.permute(0, 4, 1, 5, 2, 6, 3, 7)  # (B, C, t, pt, h, ph, w, pw)
-        return video.reshape(x.shape[0], self.out_channels, t * pt, h * ph, w * pw)
+        batch = patches.shape[0]
+        video = patches.reshape(batch, t, h, w, self.out_channels, pt, ph, pw).permute(0, 4, 1, 5, 2, 6, 3, 7)
+        return video.reshape(batch, self.out_channels, t * pt, h * ph, w * pw)  # (B, C, t, pt, h, ph, w, pw) merged

@@ -38,15 +38,17 @@ def model_issues(p: ModelParallelParams, model: Any, data: Any, frames: Sequence
         return []
     pipe = zoo.load(model.preset, overrides=model.overrides, weights=False, device="meta")
     issues = check_model(p, pipe.backbone)
-    if p.cp > 1 and hasattr(pipe, "autoencoder"):
+    slices = p.cp * (p.tp if p.sequence_parallel else 1)  # the token stream is split over cp (and tp with SP)
+    if slices > 1 and hasattr(pipe, "autoencoder"):
         defaults = pipe.spec.pipeline.params
         height = getattr(data, "height", None) or defaults.height
         width = getattr(data, "width", None) or defaults.width
         for count in sorted({*frames, 1}):
             tokens = pipe.backbone.num_tokens(pipe.autoencoder.latent_shape(count, height, width))
-            if tokens % p.cp:
+            if tokens % slices:
                 what = "images" if count == 1 else f"{count}-frame videos"
-                issues.append(("cp", f"{what} at {height}x{width} give {tokens} tokens, which do not divide by cp={p.cp}"))
+                by = f"cp={p.cp}" + (f" x tp={p.tp} (sequence parallel)" if slices != p.cp else "")
+                issues.append(("cp", f"{what} at {height}x{width} give {tokens} tokens, which do not divide by {by}"))
     return issues
 
 

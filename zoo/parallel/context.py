@@ -34,13 +34,18 @@ def shard_sequence(x: torch.Tensor, dim: int, group: Any) -> torch.Tensor:
 
 
 class GatherSequence(torch.autograd.Function):
-    """All ranks' slices concatenated along ``dim``; backward sums every rank's gradient into the owner's slice."""
+    """All ranks' slices concatenated along ``dim``.
+
+    Backward sums every rank's gradient into the owner's slice (``sum_grads``: the ranks use the gathered
+    tensor differently, as context-parallel attention does), or, when every rank computes the same thing
+    from the gathered tensor (sequence parallelism's final gather), keeps this rank's slice of its own.
+    """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, dim: int, group: Any) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, dim: int, group: Any, sum_grads: bool = True) -> torch.Tensor:
         import torch.distributed as dist
 
-        ctx.dim, ctx.group = dim, group
+        ctx.dim, ctx.group, ctx.sum_grads = dim, group, sum_grads
         size, _ = group_size_and_rank(group)
         local = x.movedim(dim, 0).contiguous()
         out = local.new_empty((size * local.shape[0], *local.shape[1:]))
@@ -48,16 +53,18 @@ class GatherSequence(torch.autograd.Function):
         return out.movedim(0, dim)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
         import torch.distributed as dist
 
-        size, _ = group_size_and_rank(ctx.group)
+        size, rank = group_size_and_rank(ctx.group)
+        if not ctx.sum_grads:
+            return grad.chunk(size, dim=ctx.dim)[rank].contiguous(), None, None, None
         full = grad.movedim(ctx.dim, 0).contiguous()
         out = full.new_empty((full.shape[0] // size, *full.shape[1:]))
         dist.reduce_scatter_tensor(out, full, group=ctx.group)
-        return out.movedim(0, ctx.dim), None, None
+        return out.movedim(0, ctx.dim), None, None, None
 
 
-def gather_sequence(x: torch.Tensor, dim: int, group: Any) -> torch.Tensor:
-    """All ranks' slices of ``x`` concatenated along ``dim``, in rank order (differentiable)."""
-    return GatherSequence.apply(x, dim % x.dim(), group)
+def gather_sequence(x: torch.Tensor, dim: int, group: Any, *, sum_grads: bool = True) -> torch.Tensor:
+    """All ranks' slices of ``x`` concatenated along ``dim``, in rank order (differentiable, see GatherSequence)."""
+    return GatherSequence.apply(x, dim % x.dim(), group, sum_grads)

@@ -31,7 +31,9 @@ class ParallelPlan(Protocol):
 
     def blocks(self, model: Any) -> list[nn.Module]: ...
 
-    def tensor_parallel(self, model: Any, mesh: Any) -> None: ...
+    def tensor_parallel(self, model: Any, mesh: Any, sequence_parallel: bool = False) -> None: ...
+
+    def finish_backward(self, model: Any) -> None: ...
 
     def context_parallel(self, model: Any, group: Any) -> None: ...
 
@@ -123,7 +125,7 @@ def parallelize(
     plan = plan_for(backbone)
     if plan is not None:
         if p.tp > 1:
-            plan.tensor_parallel(backbone, mesh.tp)
+            plan.tensor_parallel(backbone, mesh.tp, p.sequence_parallel)
         if p.cp > 1:
             plan.context_parallel(backbone, mesh.cp.get_group())
         checkpointing = p.activation_checkpointing
@@ -166,6 +168,13 @@ def _shard(module: nn.Module, kwargs: dict[str, Any]) -> None:
     for method in FORWARD_METHODS:
         if callable(getattr(module, method, None)):
             register_fsdp_forward_method(module, method)
+
+
+def finish_backward(backbone: nn.Module) -> None:
+    """Call after backward, before clipping and the optimizer step: the plan completes its gradients."""
+    plan = plan_for(backbone)
+    if plan is not None:
+        plan.finish_backward(backbone)
 
 
 def _convert_to_float8(model: nn.Module) -> None:

@@ -8,8 +8,7 @@ form a 4-D mesh ``(dp_replicate, dp_shard, cp, tp)``, outermost first:
 * ``cp``: context parallel, each rank holds ``1/cp`` of the video token sequence (self-attention
   all-gathers keys and values, paper §3.1.6);
 * ``tp``: tensor parallel, attention heads and FFN width split over ``tp`` ranks (Megatron layout);
-  ``sequence_parallel`` asks for sequence-parallel norms and residuals, which a model's plan must
-  provide (the video transformer's does not yet, so it is rejected before launch).
+  with ``sequence_parallel`` the norms, modulation and residuals between them hold ``1/tp`` of the tokens.
 
 Degrees multiply to the world size; ``dp_shard: -1`` takes what the others leave.
 """
@@ -45,8 +44,7 @@ class ModelParallelParams(Params):
     cp: PositiveInt = Field(1, description="Context-parallel degree (video tokens must divide by it).")
     sequence_parallel: bool = Field(
         False,
-        description="With tp > 1: norms and residuals hold 1/tp of the tokens (Megatron-SP), where the model's "
-        "plan supports it (the video transformer's does not yet).",
+        description="With tp > 1: norms, modulation and residuals hold 1/tp of the tokens (Megatron-SP).",
     )
     activation_checkpointing: ActivationCheckpointing = Field(
         default_factory=ActivationCheckpointing, description="Activation checkpointing of transformer blocks."

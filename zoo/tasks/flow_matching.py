@@ -22,6 +22,22 @@ from zoo.tasks.optim import OptimizerParams, build_optimizer
 from zoo.tasks.seeding import step_generator
 
 
+def ema_by_layout(decay: float) -> Any:
+    """torch's EMA update, run separately per tensor layout: under a strategy, plain tensors and DTensors
+    on different meshes (tensor-parallel blocks, FSDP-only weights) cannot share one foreach call."""
+    update = get_ema_multi_avg_fn(decay)
+
+    def update_by_layout(averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
+        groups: dict[Any, list[int]] = {}
+        for i, tensor in enumerate(current):
+            layout = (getattr(tensor, "device_mesh", None), getattr(tensor, "placements", None))
+            groups.setdefault(layout, []).append(i)
+        for indices in groups.values():
+            update([averaged[i] for i in indices], [current[i] for i in indices], num_averaged)
+
+    return update_by_layout
+
+
 class FlowMatchingTask(L.LightningModule):
     """Text-to-image and text-to-video training of ``pipeline``'s backbone and text projections.
 
@@ -48,7 +64,7 @@ class FlowMatchingTask(L.LightningModule):
         self.flow = pipeline.flow
         self.fps = pipeline.spec.pipeline.params.fps
         self.optim, self.total_steps, self.seed = optim, total_steps, seed
-        self.ema = AveragedModel(self.trained(), multi_avg_fn=get_ema_multi_avg_fn(ema_decay)) if ema_decay else None
+        self.ema = AveragedModel(self.trained(), multi_avg_fn=ema_by_layout(ema_decay)) if ema_decay else None
         if self.ema is not None:
             self.ema.requires_grad_(False)
 
@@ -124,6 +140,12 @@ class FlowMatchingTask(L.LightningModule):
             average = self.ema.module
             parallelize(average.values(), {}, average["backbone"], strategy.mesh, strategy.params)
         self._parallelized = True
+
+    def on_after_backward(self) -> None:
+        if getattr(self, "_parallelized", False):  # e.g. sequence parallel: sum replicated weights' grads over TP
+            from zoo.parallel.plans import finish_backward
+
+            finish_backward(self.backbone)
 
     def configure_gradient_clipping(
         self, optimizer: Any, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None
