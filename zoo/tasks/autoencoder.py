@@ -15,7 +15,7 @@ from torch import Tensor
 from zoo.losses import outlier_penalty_loss
 from zoo.models.tae import TAE
 from zoo.tasks.optim import OptimizerParams, build_optimizer
-from zoo.tasks.seeding import step_generator
+from zoo.tasks.seeding import replica_rank, step_generator
 
 
 class AutoencoderTask(L.LightningModule):
@@ -30,7 +30,7 @@ class AutoencoderTask(L.LightningModule):
         """Reconstruction (L1 + MSE), KL and OPL terms and their weighted total."""
         p = self.autoencoder.params
         posterior = self.autoencoder.encode(video)
-        z = posterior.sample(generator=step_generator(self.seed, step))
+        z = posterior.sample(generator=step_generator(self.seed, step, stream=replica_rank(self._trainer)))
         recon = self.autoencoder.decode(z, frames=video.shape[2])
         terms = {
             "l1": (recon - video).abs().mean(),

@@ -2,7 +2,8 @@
 
 Policy lives here (latents from the frozen TAE, caption dropout for classifier-free guidance, the
 flow-matching loss, EMA of the trained weights, AdamW with warm-up); Lightning owns the loop,
-checkpoints, logging and strategies. Every random draw of step k comes from ``step_generator(seed, k)``,
+checkpoints, logging and strategies. Every random draw of step k comes from ``step_generator(seed, k)``
+(one stream per data-parallel replica),
 so a run resumed from a checkpoint repeats the uninterrupted run exactly.
 """
 
@@ -19,7 +20,7 @@ from zoo.io.weights import full_state
 from zoo.models.tae import DiagonalGaussian
 from zoo.pipelines.text_to_video import TextToVideoPipeline
 from zoo.tasks.optim import OptimizerParams, build_optimizer
-from zoo.tasks.seeding import step_generator
+from zoo.tasks.seeding import replica_rank, step_generator
 
 
 def ema_by_layout(decay: float) -> Any:
@@ -101,7 +102,7 @@ class FlowMatchingTask(L.LightningModule):
 
     def loss(self, batch: dict[str, Any], step: int) -> Tensor:
         """Flow-matching loss of one batch with the draws of ``step``."""
-        generator = step_generator(self.seed, step)
+        generator = step_generator(self.seed, step, stream=replica_rank(self._trainer))
         x1 = self.latents(batch, generator)
         captions = list(batch["caption"])
         dropped = self.flow.drop_conditioning(len(captions), generator=generator)
