@@ -118,10 +118,10 @@ class Pipeline:
 
 def tied_aliases(state: dict[str, torch.Tensor]) -> dict[str, str]:
     """``{alias: first_name}`` for state-dict entries that are views of the same tensor memory."""
-    seen: dict[tuple, str] = {}
-    aliases: dict[str, str] = {}
     from torch.distributed.tensor import DTensor
 
+    seen: dict[tuple, str] = {}
+    aliases: dict[str, str] = {}
     for name, tensor in state.items():
         if tensor.device.type == "meta":
             continue

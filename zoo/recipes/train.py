@@ -48,6 +48,7 @@ from zoo.spec.migrations import CURRENT_SCHEMA_VERSION
 from zoo.spec.params import ComponentSpec, Params, Slot
 from zoo.spec.yaml_io import dump_yaml
 from zoo.tasks.optim import OptimizerParams
+from zoo.tasks.seeding import data_parallel_replica
 
 
 class StageParams(Params):
@@ -114,22 +115,17 @@ class StageData(L.LightningDataModule):
     def _loader(self, stream: MixedBatches) -> DataLoader:
         return DataLoader(stream, batch_size=None, num_workers=self.settings.num_workers)
 
-    def _replica(self) -> tuple[int, int] | None:
-        """``(rank, count)`` among data-parallel replicas, from the strategy (None outside a Trainer)."""
-        kwargs = getattr(self.trainer.strategy, "distributed_sampler_kwargs", None) if self.trainer else None
-        return (kwargs["rank"], kwargs["num_replicas"]) if kwargs else None
-
     def train_dataloader(self) -> DataLoader:
         start = self.trainer.global_step if self.trainer is not None else 0
         return self._loader(
             MixedBatches(self.videos, self.images, self.batch_size, self.image_fraction, seed=self.seed, start=start,
-                         replica=self._replica())
+                         replica=data_parallel_replica(self.trainer))
         )
 
     def val_dataloader(self) -> DataLoader:
         stream = MixedBatches(
             self.videos, self.images, self.batch_size, self.image_fraction, seed=self.seed + 7_777,
-            limit=self.settings.val_batches, replica=self._replica(),
+            limit=self.settings.val_batches, replica=data_parallel_replica(self.trainer),
         )
         return self._loader(stream)
 
@@ -177,7 +173,9 @@ class TrainRecipe:
             raise ZooError(f"samples: only text-to-video recipes sample videos, not '{pipe.spec.pipeline.type}'")
         return [SampleVideos(pipe, self.p.samples, stage_dir / "samples")]
 
-    def run_stage(self, pipe: Pipeline, index: int, stage: StageParams) -> dict[str, Any]:
+    def run_stage(self, index: int, stage: StageParams) -> dict[str, Any]:
+        """Train ``self.pipe`` through one stage (or load the stage's weights when it is done)."""
+        pipe = self.pipe
         stage_dir = self.dir / f"stage-{index}-{stage.name}"
         weights = stage_dir / "weights.safetensors"
         if (stage_dir / "done.json").exists():
@@ -210,18 +208,19 @@ class TrainRecipe:
             with atomic_write(stage_dir / "done.json", "w") as handle:
                 json.dump(summary, handle, indent=2)
         trainer.strategy.barrier("stage-weights")
-        if self.p.strategy is not None:  # the stage's modules stay sharded: go on with a fresh, whole copy
-            pipe = self.build_pipeline()
-            self.pipe = pipe
-        pipe.load_state(load_safetensors(str(weights)) if self.p.strategy is not None else state)
+        if self.p.strategy is None:
+            pipe.load_state(state)
+        else:  # the stage's modules stay sharded: go on with a fresh, whole copy
+            self.pipe = self.build_pipeline()
+            self.pipe.load_state(load_safetensors(str(weights)))
         return summary
 
     def run(self) -> int:
         L.seed_everything(self.p.seed, workers=True, verbose=False)
-        self.pipe = pipe = self.build_pipeline()
+        self.pipe = self.build_pipeline()
         if rank_zero_only.rank == 0:
-            self.write_resolved(pipe)
-        summaries = [self.run_stage(self.pipe, i, stage) for i, stage in enumerate(self.p.stages)]
+            self.write_resolved(self.pipe)
+        summaries = [self.run_stage(i, stage) for i, stage in enumerate(self.p.stages)]
         if rank_zero_only.rank != 0:
             return 0
         pipe = self.pipe

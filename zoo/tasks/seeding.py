@@ -20,7 +20,14 @@ def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
     return generator
 
 
+def data_parallel_replica(trainer: Any) -> tuple[int, int] | None:
+    """``(rank, count)`` of this process among the data-parallel replicas of ``trainer``'s strategy, or None
+    (no trainer, or a single-device strategy)."""
+    kwargs = getattr(trainer.strategy, "distributed_sampler_kwargs", None) if trainer is not None else None
+    return (int(kwargs["rank"]), int(kwargs["num_replicas"])) if kwargs else None
+
+
 def replica_rank(trainer: Any) -> int:
     """This process's data-parallel replica rank under ``trainer``'s strategy (0 without one, or alone)."""
-    kwargs = getattr(trainer.strategy, "distributed_sampler_kwargs", None) if trainer is not None else None
-    return int(kwargs["rank"]) if kwargs else 0
+    replica = data_parallel_replica(trainer)
+    return replica[0] if replica else 0
