@@ -9,6 +9,7 @@ from pydantic import Field, PositiveInt
 
 from zoo.errors import ZooError
 from zoo.io.weights import load_safetensors, load_state_dict_into
+from zoo.pipeline import tied_aliases
 from zoo.spec.params import Params
 
 if TYPE_CHECKING:
@@ -30,6 +31,11 @@ class InitWeights(Params):
     components: list[str] = Field(
         default_factory=list,
         description="Roles to take from the file (e.g. [autoencoder]); empty = every key, strictly.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Key prefixes (e.g. backbone.patchify) left out of the file: those entries keep their fresh "
+        "initialisation, so a model whose patch size changed can start from the rest of an older one.",
     )
 
 
@@ -65,16 +71,39 @@ def build_pipeline(model: ModelRef, init: list[InitWeights]) -> Pipeline:
     pipe = zoo.load(model.preset, overrides=model.overrides, weights=False)
     for weights in init:
         tensors = load_safetensors(weights.uri, sha256=weights.sha256)
-        if not weights.components:
+        if not weights.components and not weights.exclude:
             pipe.load_state(tensors)
             continue
-        keep = tuple(f"{role}." for role in weights.components)
-        tensors = {k: v for k, v in tensors.items() if k.startswith(keep)}
+        roles = weights.components or list(pipe.module_tree())
+        keep = tuple(f"{role}." for role in roles)
+        tensors = {k: v for k, v in tensors.items() if k.startswith(keep) and not _excluded(k, weights.exclude)}
+        for alias, canonical in tied_aliases(pipe.module_tree().state_dict()).items():  # files hold one twin
+            if alias not in tensors and canonical in tensors:
+                tensors[alias] = tensors[canonical]
         if not tensors:
-            raise ZooError(f"{weights.uri} holds no weights for {weights.components}")
-        for role in weights.components:
-            load_state_dict_into(pipe.module_tree()[role], tensors, prefix=f"{role}.")
+            raise ZooError(f"{weights.uri} holds no weights for {roles} outside {weights.exclude}")
+        for role in roles:
+            load_role(pipe, role, tensors, weights.exclude)
     return pipe
+
+
+def _excluded(key: str, prefixes: list[str]) -> bool:
+    return any(key == p or key.startswith(p.rstrip(".") + ".") for p in prefixes)
+
+
+def load_role(pipe: Pipeline, role: str, tensors: dict[str, Any], exclude: list[str]) -> None:
+    """Load ``role``'s entries of ``tensors`` (whole-pipeline keys); only keys under ``exclude`` may be missing."""
+    module = pipe.module_tree()[role]
+    if not exclude:
+        load_state_dict_into(module, tensors, prefix=f"{role}.")
+        return
+    missing, unexpected = load_state_dict_into(module, tensors, prefix=f"{role}.", strict=False)
+    missing = [k for k in missing if not _excluded(f"{role}.{k}", exclude)]
+    if missing or unexpected:
+        raise ZooError(
+            f"weights for {role} do not fit: missing {missing[:5]}{' ...' if len(missing) > 5 else ''}, "
+            f"unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}"
+        )
 
 
 def run_loggers(directory: Path, version: str, t: TrainerParams) -> list[Any]:
