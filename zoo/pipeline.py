@@ -103,17 +103,22 @@ class Pipeline:
         from zoo.io.weights import load_state_dict_into
 
         tree = self.module_tree()
-        tensors = dict(tensors)
-        for alias, canonical in tied_aliases(tree.state_dict()).items():
-            if alias not in tensors and canonical in tensors:
-                tensors[alias] = tensors[canonical]
-        load_state_dict_into(tree, tensors, strict=strict)
+        load_state_dict_into(tree, with_tied_aliases(tree, tensors), strict=strict)
 
     def load_weights(self, uri: str, *, sha256: str | None = None, strict: bool = True) -> None:
         """Load a safetensors file (any supported URI) into the components, verifying sha256 if given."""
         from zoo.io.weights import load_safetensors
 
         self.load_state(load_safetensors(uri, sha256=sha256, device="cpu"), strict=strict)
+
+
+def with_tied_aliases(module: nn.Module, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``tensors`` plus, for each tied weight of ``module`` given under one of its names only, the other names."""
+    tensors = dict(tensors)
+    for alias, canonical in tied_aliases(module.state_dict()).items():
+        if alias not in tensors and canonical in tensors:
+            tensors[alias] = tensors[canonical]
+    return tensors
 
 
 def tied_aliases(state: dict[str, torch.Tensor]) -> dict[str, str]:

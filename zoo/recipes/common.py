@@ -9,7 +9,7 @@ from pydantic import Field, PositiveInt
 
 from zoo.errors import ZooError
 from zoo.io.weights import load_safetensors, load_state_dict_into
-from zoo.pipeline import tied_aliases
+from zoo.pipeline import with_tied_aliases
 from zoo.spec.params import Params
 
 if TYPE_CHECKING:
@@ -74,36 +74,22 @@ def build_pipeline(model: ModelRef, init: list[InitWeights]) -> Pipeline:
         if not weights.components and not weights.exclude:
             pipe.load_state(tensors)
             continue
-        roles = weights.components or list(pipe.module_tree())
+        tree = pipe.module_tree()
+        roles = weights.components or list(tree)
         keep = tuple(f"{role}." for role in roles)
         tensors = {k: v for k, v in tensors.items() if k.startswith(keep) and not _excluded(k, weights.exclude)}
-        for alias, canonical in tied_aliases(pipe.module_tree().state_dict()).items():  # files hold one twin
-            if alias not in tensors and canonical in tensors:
-                tensors[alias] = tensors[canonical]
         if not tensors:
             raise ZooError(f"{weights.uri} holds no weights for {roles} outside {weights.exclude}")
+        # excluded entries load the module's own fresh values, so every other key is still checked strictly
+        own = {k: v for k, v in tree.state_dict().items() if k.startswith(keep) and _excluded(k, weights.exclude)}
+        tensors = with_tied_aliases(tree, {**tensors, **own})
         for role in roles:
-            load_role(pipe, role, tensors, weights.exclude)
+            load_state_dict_into(tree[role], tensors, prefix=f"{role}.")
     return pipe
 
 
 def _excluded(key: str, prefixes: list[str]) -> bool:
     return any(key == p or key.startswith(p.rstrip(".") + ".") for p in prefixes)
-
-
-def load_role(pipe: Pipeline, role: str, tensors: dict[str, Any], exclude: list[str]) -> None:
-    """Load ``role``'s entries of ``tensors`` (whole-pipeline keys); only keys under ``exclude`` may be missing."""
-    module = pipe.module_tree()[role]
-    if not exclude:
-        load_state_dict_into(module, tensors, prefix=f"{role}.")
-        return
-    missing, unexpected = load_state_dict_into(module, tensors, prefix=f"{role}.", strict=False)
-    missing = [k for k in missing if not _excluded(f"{role}.{k}", exclude)]
-    if missing or unexpected:
-        raise ZooError(
-            f"weights for {role} do not fit: missing {missing[:5]}{' ...' if len(missing) > 5 else ''}, "
-            f"unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}"
-        )
 
 
 def run_loggers(directory: Path, version: str, t: TrainerParams) -> list[Any]:
