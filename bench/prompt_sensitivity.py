@@ -27,7 +27,7 @@ from zoo.data.shapes_world.attributes import ObjectAttributes
 from zoo.data.shapes_world.captions import video_caption
 from zoo.data.shapes_world.vocabulary import COLOURS, SHAPES
 from zoo.io.video import frames_to_video
-from zoo.tasks.seeding import step_generator
+from zoo.metrics.flow_loss import validation_loss
 
 OPPOSITE = {
     "left": "right", "right": "left", "up": "down", "down": "up",
@@ -73,11 +73,6 @@ def main() -> None:
     spec = pipe.spec.pipeline.params
     movers = heldout_movers(args.clips, spec.frames, spec.height)
     video = torch.stack([frames_to_video(s.frames) for _, s in movers])
-    flow, backbone, conditioner = pipe.flow, pipe.backbone.eval(), pipe.conditioner.eval()
-    generator = step_generator(0, 0)
-    x1 = pipe.autoencoder.normalize(pipe.autoencoder.encode(video).mean)
-    x0 = torch.randn(x1.shape, generator=generator)
-    target = flow.target(x0, x1)
 
     def caption(index: int, attributes) -> str:  # the same wording for every variant of a clip
         return video_caption(attributes, np.random.default_rng(index))
@@ -87,12 +82,10 @@ def main() -> None:
         captions[name] = [
             caption(i, dataclasses.replace(s.attributes, objects=(swap(s.attributes.objects[0]),))) for i, s in movers
         ]
-    losses: dict[str, dict[float, float]] = {name: {} for name in captions}
-    for name, texts in captions.items():
-        tokens, mask = conditioner(texts, fps=spec.fps)
-        for t in TIMES:
-            time = torch.full((len(texts),), t)
-            losses[name][t] = float(flow.loss(backbone(flow.interpolate(x0, x1, time), time, tokens, mask), target))
+    # the evaluation's flow loss on one batch (seed 0): every variant sees the same latents and noise
+    losses = {
+        name: validation_loss(pipe, [{"video": video, "caption": texts}], TIMES) for name, texts in captions.items()
+    }
     gaps = {name: {t: losses[name][t] - losses["true"][t] for t in TIMES} for name in SWAPS}
 
     print(f"{'swapped word':14}" + "".join(f"{'t=' + str(t):>10}" for t in TIMES))
