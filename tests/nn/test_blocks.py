@@ -9,7 +9,7 @@ import zoo  # noqa: F401  (applies the torchvision shim first)
 from zoo.nn.attention import CrossAttention, SelfAttention, merge_heads, split_heads
 from zoo.nn.modulation import AdaLNModulation, ModulationTable, gated, modulate
 from zoo.nn.patchify import Patchify, Unpatchify, patch_grid
-from zoo.nn.position import FactorizedPositionEmbedding, fit_table, interpolate_table
+from zoo.nn.position import FactorizedPositionEmbedding, axis_channels, fit_table, interpolate_table, sincos_table
 from zoo.nn.swiglu import SwiGLU
 from zoo.nn.timestep import TimestepEmbedder, sinusoidal_embedding
 
@@ -158,6 +158,29 @@ def test_position_resize_makes_interpolation_permanent():
     assert torch.equal(pos.h_table.detach(), old_h)
     torch.testing.assert_close(pos(4, 3, 6), before)
     torch.testing.assert_close(interpolate_table(old_h, 3), old_h)
+
+
+def test_sincos_position_start_separates_axes_and_positions():
+    pos = FactorizedPositionEmbedding(12, max_t=4, max_h=3, max_w=3, init="sincos", scale=0.5)
+    t_part, h_part, w_part = axis_channels(12)
+    assert (t_part, h_part, w_part) == (slice(0, 4), slice(4, 8), slice(8, 12))
+    # each axis lives in its own channels, so the axes cannot be mistaken for one another
+    assert pos.t_table[:, 4:].abs().max() == 0 and pos.h_table[:, :4].abs().max() == 0
+    assert pos.w_table[:, :8].abs().max() == 0
+    # position 0 is sin 0 = 0 and cos 0 = amplitude; position 1 has sin(1) at the highest frequency
+    torch.testing.assert_close(pos.t_table[0, :4], torch.tensor([0.0, 0.0, 0.5, 0.5]))
+    assert pos.t_table[1, 0].item() == pytest.approx(0.5 * math.sin(1.0), abs=1e-6)
+    rows = pos.t_table.detach()
+    assert torch.cdist(rows, rows).add(torch.eye(4)).min() > 0.1  # every frame is told apart
+    with pytest.raises(ValueError, match="dim >= 6"):
+        FactorizedPositionEmbedding(4, max_t=2, max_h=2, max_w=2, init="sincos")
+
+
+def test_sincos_table_matches_the_transformer_encoding():
+    table = sincos_table(3, 6, slice(2, 6), base=100.0)
+    assert table[:, :2].abs().max() == 0
+    # width 4: frequencies 100^0 = 1 and 100^(-1/2) = 0.1
+    torch.testing.assert_close(table[2, 2:], torch.tensor([math.sin(2.0), math.sin(0.2), math.cos(2.0), math.cos(0.2)]))
 
 
 def test_sinusoid_scales_time_by_1000():

@@ -37,7 +37,7 @@ from zoo.nn.attention import CrossAttention, SelfAttention
 from zoo.nn.modulation import AdaLNModulation, ModulationTable, gated, modulate
 from zoo.nn.norms import RMSNorm
 from zoo.nn.patchify import Patchify, Unpatchify, patch_grid
-from zoo.nn.position import FactorizedPositionEmbedding
+from zoo.nn.position import FactorizedPositionEmbedding, PositionInit
 from zoo.nn.swiglu import SwiGLU
 from zoo.nn.timestep import TimestepEmbedder
 from zoo.parallel.context import gather_sequence, shard_sequence
@@ -75,6 +75,14 @@ class VideoTransformerParams(Params):
     )
     pos_max_w: PositiveInt = Field(
         48, description="Width position-table rows, in patches (768 px / 16 px per patch, moviegen-facts §1.1)."
+    )
+    pos_init: PositionInit = Field(
+        "normal",
+        description="Start of the position tables (not in the paper sources): 'normal' = N(0, pos_init_scale²); "
+        "'sincos' = per-axis sinusoids of amplitude pos_init_scale, so frame order is visible from step one.",
+    )
+    pos_init_scale: float = Field(
+        0.02, gt=0, description="Standard deviation (normal) or amplitude (sincos) of the position tables at the start."
     )
     norm_eps: float = Field(1e-5, gt=0, description="RMSNorm epsilon (Llama 3's value; not in the paper sources).")
     adaln: AdaLN = Field(
@@ -156,7 +164,9 @@ class VideoTransformer(nn.Module):
         p = params
         self.params = p
         self.patchify = Patchify(p.in_channels, p.dim, p.patch_size)
-        self.pos_embed = FactorizedPositionEmbedding(p.dim, p.pos_max_t, p.pos_max_h, p.pos_max_w)
+        self.pos_embed = FactorizedPositionEmbedding(
+            p.dim, p.pos_max_t, p.pos_max_h, p.pos_max_w, init=p.pos_init, scale=p.pos_init_scale
+        )
         self.t_embedder = TimestepEmbedder(p.dim, p.timestep_frequency_dim)
         self.shared_modulation = AdaLNModulation(p.dim, 6) if p.adaln == "single" else None
         self.blocks = nn.ModuleList(Block(p) for _ in range(p.layers))

@@ -5,13 +5,23 @@ Movie Gen keeps one learnable table per axis (T, H and W, in patch units) and su
 linearly interpolates the table of that axis. :meth:`FactorizedPositionEmbedding.resize` makes an
 interpolation permanent, as when the paper widens the spatial tables 2× and 3× and adds temporal
 rows between training stages (moviegen-facts §1.5).
+
+The paper does not say how the tables start. ``init="normal"`` draws them from N(0, scale²), as
+ViT does; ``init="sincos"`` starts each axis as the sinusoids of its positions (Transformer, DiT) in
+its own third of the channels, scaled to amplitude ``scale``, so the three axes are told apart from
+the first step. A small model on a weak signal — the order of four latent frames — can otherwise
+leave the temporal table near its tiny normal start and never learn which frame comes first.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+PositionInit = Literal["normal", "sincos"]
 
 
 def interpolate_table(table: torch.Tensor, size: int) -> torch.Tensor:
@@ -19,6 +29,25 @@ def interpolate_table(table: torch.Tensor, size: int) -> torch.Tensor:
     columns = table.t()[None].to(torch.float32)  # (1, D, n)
     resized = F.interpolate(columns, size=size, mode="linear", align_corners=True)
     return resized[0].t().to(table.dtype)
+
+
+def sincos_table(rows: int, dim: int, channels: slice, *, base: float = 10000.0) -> torch.Tensor:
+    """``(rows, dim)`` zeros with ``sin``/``cos`` of positions ``0..rows-1`` in ``channels`` (an even-width slice).
+
+    Frequencies ``base ** (-2i / width)`` for ``i < width / 2``, as in the Transformer's encoding.
+    """
+    width = channels.stop - channels.start
+    half = torch.arange(width // 2, dtype=torch.float64)
+    angles = torch.arange(rows, dtype=torch.float64)[:, None] * base ** (-2 * half / width)[None]
+    table = torch.zeros(rows, dim, dtype=torch.float64)
+    table[:, channels] = torch.cat([angles.sin(), angles.cos()], dim=1)
+    return table.float()
+
+
+def axis_channels(dim: int) -> tuple[slice, slice, slice]:
+    """Even-width channel slices for the T, H and W sinusoids; T takes what the H and W thirds leave."""
+    third = (dim // 3) // 2 * 2
+    return slice(0, dim - 2 * third), slice(dim - 2 * third, dim - third), slice(dim - third, dim)
 
 
 def fit_table(table: torch.Tensor, size: int) -> torch.Tensor:
@@ -34,17 +63,26 @@ class FactorizedPositionEmbedding(nn.Module):
         max_t: rows of the temporal table, in latent frames per patch (patches along T).
         max_h: rows of the height table, in patches.
         max_w: rows of the width table, in patches.
-        init_std: standard deviation of the normal initialisation.
+        init: ``"normal"`` (N(0, scale²) entries) or ``"sincos"`` (per-axis sinusoids of amplitude ``scale``).
+        scale: standard deviation of the normal start, or amplitude of the sinusoids.
     """
 
-    def __init__(self, dim: int, max_t: int, max_h: int, max_w: int, *, init_std: float = 0.02):
+    def __init__(
+        self, dim: int, max_t: int, max_h: int, max_w: int, *, init: PositionInit = "normal", scale: float = 0.02
+    ):
         super().__init__()
+        if init == "sincos" and dim < 6:
+            raise ValueError(f"sincos position tables need dim >= 6 (two channels per axis), got {dim}")
         self.dim = dim
         self.t_table = nn.Parameter(torch.empty(max_t, dim))
         self.h_table = nn.Parameter(torch.empty(max_h, dim))
         self.w_table = nn.Parameter(torch.empty(max_w, dim))
-        for table in (self.t_table, self.h_table, self.w_table):
-            nn.init.normal_(table, std=init_std)
+        with torch.no_grad():
+            for table, channels in zip((self.t_table, self.h_table, self.w_table), axis_channels(dim)):
+                if init == "sincos":
+                    table.copy_(scale * sincos_table(table.shape[0], dim, channels))
+                else:
+                    nn.init.normal_(table, std=scale)
 
     @property
     def max_grid(self) -> tuple[int, int, int]:
