@@ -6,6 +6,12 @@ twice: under their own caption, and under the caption of the same scene with one
 uses the word predicts worse under the wrong one (positive gap); a gap of zero means the word is
 ignored. The gap per time shows when in the flow the word matters.
 
+A direction word can only be read by a backbone that knows which latent frame comes first, so the
+bench also reports the frame-order dependence per time: ``|v(x) - R v(R x)| / |v(x)|`` with ``R``
+reversing the latent frames. A backbone blind to frame order gives 0 (only the order-free part of
+motion, such as speed, can then follow the prompt); for comparison, the same ratio with ``R``
+mirroring the width is reported too.
+
     python bench/prompt_sensitivity.py [--preset moviegen-video-tiny] [--weights PATH] [-o KEY=VALUE ...]
                                        [--clips 32] [--json bench/results/prompt_sensitivity.json]
 """
@@ -28,6 +34,8 @@ from zoo.data.shapes_world.captions import video_caption
 from zoo.data.shapes_world.vocabulary import COLOURS, SHAPES
 from zoo.io.video import frames_to_video
 from zoo.metrics.flow_loss import validation_loss
+from zoo.tasks.flow_matching import FlowMatchingTask
+from zoo.tasks.seeding import step_generator
 
 OPPOSITE = {
     "left": "right", "right": "left", "up": "down", "down": "up",
@@ -60,6 +68,24 @@ def heldout_movers(count: int, frames: int, size: int) -> list:
 
 
 @torch.no_grad()
+def order_dependence(pipe, video: torch.Tensor, captions: list[str], dim: int) -> dict[float, float]:
+    """``{t: |v(x) - R v(R x)| / |v(x)|}`` with ``R`` flipping latent axis ``dim`` (2 = frames, 4 = width)."""
+    flow, backbone = pipe.flow, pipe.backbone.eval()
+    generator = step_generator(0, 0)
+    x1 = FlowMatchingTask.encode_latents(pipe.autoencoder, {"video": video}, generator)
+    x0 = torch.randn(x1.shape, generator=generator, dtype=x1.dtype)
+    tokens, mask = pipe.conditioner.eval()(captions, fps=pipe.spec.pipeline.params.fps)
+    ratios = {}
+    for t in TIMES:
+        time = torch.full((x1.shape[0],), t)
+        xt = flow.interpolate(x0, x1, time)
+        v = backbone(xt, time, tokens, mask)
+        mirrored = backbone(xt.flip(dim), time, tokens, mask).flip(dim)
+        ratios[t] = float((v - mirrored).norm() / v.norm())
+    return ratios
+
+
+@torch.no_grad()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="moviegen-video-tiny")
@@ -88,13 +114,18 @@ def main() -> None:
     }
     gaps = {name: {t: losses[name][t] - losses["true"][t] for t in TIMES} for name in SWAPS}
 
+    order = {axis: order_dependence(pipe, video, captions["true"], dim) for axis, dim in (("frames", 2), ("width", 4))}
+
     print(f"{'swapped word':14}" + "".join(f"{'t=' + str(t):>10}" for t in TIMES))
     print(f"{'(true loss)':14}" + "".join(f"{losses['true'][t]:>10.4f}" for t in TIMES))
     for name, row in gaps.items():
         print(f"{name:14}" + "".join(f"{row[t]:>+10.4f}" for t in TIMES))
+    print("order dependence |v(x) - R v(R x)| / |v(x)|")
+    for axis, row in order.items():
+        print(f"{'R = ' + axis:14}" + "".join(f"{row[t]:>10.4f}" for t in TIMES))
     result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "clips": args.clips,
               "example": {name: texts[0] for name, texts in captions.items()},
-              "loss_true": losses["true"], "gap": gaps}
+              "loss_true": losses["true"], "gap": gaps, "order_dependence": order}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.json}")
