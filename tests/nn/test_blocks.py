@@ -9,7 +9,7 @@ import zoo  # noqa: F401  (applies the torchvision shim first)
 from zoo.nn.attention import CrossAttention, SelfAttention, merge_heads, split_heads
 from zoo.nn.modulation import AdaLNModulation, ModulationTable, gated, modulate
 from zoo.nn.patchify import Patchify, Unpatchify, patch_grid
-from zoo.nn.position import FactorizedPositionEmbedding, axis_channels, fit_table, interpolate_table, sincos_table
+from zoo.nn.position import FactorizedPositionEmbedding, axis_channels, fit_table, interpolate_table
 from zoo.nn.swiglu import SwiGLU
 from zoo.nn.timestep import TimestepEmbedder, sinusoidal_embedding
 
@@ -167,20 +167,20 @@ def test_sincos_position_start_separates_axes_and_positions():
     # each axis lives in its own channels, so the axes cannot be mistaken for one another
     assert pos.t_table[:, 4:].abs().max() == 0 and pos.h_table[:, :4].abs().max() == 0
     assert pos.w_table[:, :8].abs().max() == 0
-    # position 0 is sin 0 = 0 and cos 0 = amplitude; position 1 has sin(1) at the highest frequency
-    torch.testing.assert_close(pos.t_table[0, :4], torch.tensor([0.0, 0.0, 0.5, 0.5]))
-    assert pos.t_table[1, 0].item() == pytest.approx(0.5 * math.sin(1.0), abs=1e-6)
+    # the timestep features over positions: [cos, sin] at frequencies 1 and 10000^(-1/2) = 0.01 for width 4
+    expected = 0.5 * torch.tensor([math.cos(2.0), math.cos(0.02), math.sin(2.0), math.sin(0.02)])
+    torch.testing.assert_close(pos.t_table[2, :4], expected)
+    torch.testing.assert_close(pos.t_table[0, :4], torch.tensor([0.5, 0.5, 0.0, 0.0]))
     rows = pos.t_table.detach()
     assert torch.cdist(rows, rows).add(torch.eye(4)).min() > 0.1  # every frame is told apart
     with pytest.raises(ValueError, match="dim >= 6"):
         FactorizedPositionEmbedding(4, max_t=2, max_h=2, max_w=2, init="sincos")
 
 
-def test_sincos_table_matches_the_transformer_encoding():
-    table = sincos_table(3, 6, slice(2, 6), base=100.0)
-    assert table[:, :2].abs().max() == 0
-    # width 4: frequencies 100^0 = 1 and 100^(-1/2) = 0.1
-    torch.testing.assert_close(table[2, 2:], torch.tensor([math.sin(2.0), math.sin(0.2), math.cos(2.0), math.cos(0.2)]))
+def test_sincos_position_start_fits_an_odd_width():
+    pos = FactorizedPositionEmbedding(7, max_t=2, max_h=2, max_w=2, init="sincos", scale=1.0)
+    assert axis_channels(7)[0] == slice(0, 3)
+    torch.testing.assert_close(pos.t_table[1, :3], torch.tensor([math.cos(1.0), math.sin(1.0), 0.0]))
 
 
 def test_sinusoid_scales_time_by_1000():

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo.nn.timestep import sinusoidal_embedding
+
 PositionInit = Literal["normal", "sincos"]
 
 
@@ -31,21 +33,8 @@ def interpolate_table(table: torch.Tensor, size: int) -> torch.Tensor:
     return resized[0].t().to(table.dtype)
 
 
-def sincos_table(rows: int, dim: int, channels: slice, *, base: float = 10000.0) -> torch.Tensor:
-    """``(rows, dim)`` zeros with ``sin``/``cos`` of positions ``0..rows-1`` in ``channels`` (an even-width slice).
-
-    Frequencies ``base ** (-2i / width)`` for ``i < width / 2``, as in the Transformer's encoding.
-    """
-    width = channels.stop - channels.start
-    half = torch.arange(width // 2, dtype=torch.float64)
-    angles = torch.arange(rows, dtype=torch.float64)[:, None] * base ** (-2 * half / width)[None]
-    table = torch.zeros(rows, dim, dtype=torch.float64)
-    table[:, channels] = torch.cat([angles.sin(), angles.cos()], dim=1)
-    return table.float()
-
-
 def axis_channels(dim: int) -> tuple[slice, slice, slice]:
-    """Even-width channel slices for the T, H and W sinusoids; T takes what the H and W thirds leave."""
+    """Channel slices for the T, H and W sinusoids: even-width H and W thirds, T takes the rest."""
     third = (dim // 3) // 2 * 2
     return slice(0, dim - 2 * third), slice(dim - 2 * third, dim - third), slice(dim - third, dim)
 
@@ -79,8 +68,11 @@ class FactorizedPositionEmbedding(nn.Module):
         self.w_table = nn.Parameter(torch.empty(max_w, dim))
         with torch.no_grad():
             for table, channels in zip((self.t_table, self.h_table, self.w_table), axis_channels(dim)):
-                if init == "sincos":
-                    table.copy_(scale * sincos_table(table.shape[0], dim, channels))
+                if init == "sincos":  # the timestep features, over integer positions
+                    positions = torch.arange(table.shape[0], dtype=torch.float32)
+                    width = channels.stop - channels.start
+                    table.zero_()
+                    table[:, channels] = scale * sinusoidal_embedding(positions, width, scale=1.0)
                 else:
                     nn.init.normal_(table, std=scale)
 
