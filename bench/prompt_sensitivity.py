@@ -33,8 +33,7 @@ from zoo.data.shapes_world.attributes import ObjectAttributes
 from zoo.data.shapes_world.captions import video_caption
 from zoo.data.shapes_world.vocabulary import COLOURS, SHAPES
 from zoo.io.video import frames_to_video
-from zoo.metrics.flow_loss import validation_loss
-from zoo.tasks.flow_matching import FlowMatchingTask
+from zoo.metrics.flow_loss import fixed_problem, validation_loss
 from zoo.tasks.seeding import step_generator
 
 OPPOSITE = {
@@ -71,10 +70,8 @@ def heldout_movers(count: int, frames: int, size: int) -> list:
 def order_dependence(pipe, video: torch.Tensor, captions: list[str], dim: int) -> dict[float, float]:
     """``{t: |v(x) - R v(R x)| / |v(x)|}`` with ``R`` flipping latent axis ``dim`` (2 = frames, 4 = width)."""
     flow, backbone = pipe.flow, pipe.backbone.eval()
-    generator = step_generator(0, 0)
-    x1 = FlowMatchingTask.encode_latents(pipe.autoencoder, {"video": video}, generator)
-    x0 = torch.randn(x1.shape, generator=generator, dtype=x1.dtype)
-    tokens, mask = pipe.conditioner.eval()(captions, fps=pipe.spec.pipeline.params.fps)
+    # the same latents and noise as the loss of the first batch
+    x1, x0, tokens, mask = fixed_problem(pipe, {"video": video, "caption": captions}, step_generator(0, 0))
     ratios = {}
     for t in TIMES:
         time = torch.full((x1.shape[0],), t)

@@ -22,6 +22,19 @@ DEFAULT_TIMES: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 
 @torch.no_grad()
+def fixed_problem(
+    pipeline: Any, batch: dict[str, Any], generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(x1, x0, tokens, mask)`` of one batch: its latents, noise from ``generator``, its caption tokens."""
+    from zoo.tasks.flow_matching import FlowMatchingTask
+
+    x1 = FlowMatchingTask.encode_latents(pipeline.autoencoder, batch, generator)
+    x0 = torch.randn(x1.shape, generator=generator, dtype=x1.dtype).to(x1.device)
+    tokens, mask = pipeline.conditioner.eval()(list(batch["caption"]), fps=pipeline.spec.pipeline.params.fps)
+    return x1, x0, tokens, mask
+
+
+@torch.no_grad()
 def validation_loss(
     pipeline: Any, batches: Sequence[dict[str, Any]], times: Sequence[float], *, seed: int = 0
 ) -> dict[float, float]:
@@ -30,16 +43,10 @@ def validation_loss(
     Batch ``i`` uses noise from ``step_generator(seed, i)``; the same noise serves every ``t``.
     Captions are never dropped. Returns ``{t: loss}``.
     """
-    from zoo.tasks.flow_matching import FlowMatchingTask
-
-    flow, backbone, conditioner = pipeline.flow, pipeline.backbone.eval(), pipeline.conditioner.eval()
-    fps = pipeline.spec.pipeline.params.fps
+    flow, backbone = pipeline.flow, pipeline.backbone.eval()
     sums = {t: 0.0 for t in times}
     for index, batch in enumerate(batches):
-        generator = step_generator(seed, index)
-        x1 = FlowMatchingTask.encode_latents(pipeline.autoencoder, batch, generator)
-        x0 = torch.randn(x1.shape, generator=generator, dtype=x1.dtype).to(x1.device)
-        tokens, mask = conditioner(list(batch["caption"]), fps=fps)
+        x1, x0, tokens, mask = fixed_problem(pipeline, batch, step_generator(seed, index))
         for t in times:
             time = torch.full((x1.shape[0],), float(t), device=x1.device)
             pred = backbone(flow.interpolate(x0, x1, time), time, tokens, mask)
