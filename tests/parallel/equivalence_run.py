@@ -29,13 +29,14 @@ STEPS = 3
 BATCH = 4
 
 
-def tiny_model() -> torch.nn.Module:
+def tiny_model(rope: bool = False) -> torch.nn.Module:
     from zoo.models.video_transformer import VideoTransformer, VideoTransformerParams
 
     torch.manual_seed(0)
     model = VideoTransformer(
         VideoTransformerParams(
-            in_channels=4, dim=32, layers=2, heads=4, ffn_dim=64, pos_max_t=4, pos_max_h=4, pos_max_w=4, adaln="per-block"
+            in_channels=4, dim=32, layers=2, heads=4, ffn_dim=64, pos_max_t=4, pos_max_h=4, pos_max_w=4, adaln="per-block",
+            rope=rope,
         )
     )
     for param in model.parameters():  # leave no zero-initialised layer: every gradient must be checked
@@ -74,7 +75,7 @@ def run(rank: int, world: int, args: argparse.Namespace, init_file: str) -> None
     from zoo.parallel.spec import ModelParallelParams
 
     spec = ModelParallelParams(dp_shard=args.dp_shard, tp=args.tp, cp=args.cp, sequence_parallel=args.sp)
-    reference = tiny_model()
+    reference = tiny_model(args.rope)
     model = copy.deepcopy(reference)
     parts = batch()
 
@@ -122,7 +123,7 @@ def run(rank: int, world: int, args: argparse.Namespace, init_file: str) -> None
     if args.load:
         import torch.distributed.checkpoint as dcp
 
-        fresh = tiny_model()
+        fresh = tiny_model(args.rope)
         initial = {k: v.clone() for k, v in fresh.state_dict().items()}
         parallelize([fresh], {}, fresh, build_mesh(spec, world, "cpu"), spec)
         state = {"model": get_model_state_dict(fresh)}
@@ -151,6 +152,7 @@ def main() -> None:
     for name in ("--dp-shard", "--tp", "--cp"):
         parser.add_argument(name, type=int, default=1)
     parser.add_argument("--sp", action="store_true", help="sequence parallel (with --tp)")
+    parser.add_argument("--rope", action="store_true", help="3-D rotary embeddings in self-attention")
     parser.add_argument("--out", required=True)
     parser.add_argument("--save")
     parser.add_argument("--load")

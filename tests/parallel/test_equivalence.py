@@ -1,5 +1,5 @@
 """FSDP2, tensor (with and without sequence parallel), context parallel and 2x2 meshes give one process's
-losses and gradients (gloo, CPU).
+losses and gradients (gloo, CPU); with rotary embeddings too, whose tables follow the sequence split.
 
 Each layout runs ``equivalence_run.py`` as its own process group (pytest must not be their parent:
 Lightning-style launchers would re-run pytest in the children).
@@ -29,8 +29,10 @@ def run_layout(tmp_path: Path, *args: str) -> dict:
 @pytest.mark.parametrize(
     "layout",
     [("--dp-shard", "2"), ("--tp", "2"), ("--cp", "2"), ("--dp-shard", "2", "--tp", "2"), ("--cp", "2", "--tp", "2"),
-     ("--tp", "2", "--sp"), ("--dp-shard", "2", "--tp", "2", "--sp")],
-    ids=["fsdp2", "tp2", "cp2", "fsdp2xtp2", "cp2xtp2", "tp2-sequence-parallel", "fsdp2xtp2-sequence-parallel"],
+     ("--tp", "2", "--sp"), ("--dp-shard", "2", "--tp", "2", "--sp"), ("--cp", "2", "--rope"),
+     ("--tp", "2", "--sp", "--rope")],
+    ids=["fsdp2", "tp2", "cp2", "fsdp2xtp2", "cp2xtp2", "tp2-sequence-parallel", "fsdp2xtp2-sequence-parallel",
+         "cp2-rope", "tp2-sequence-parallel-rope"],
 )
 def test_layout_matches_one_process_within_1e5(tmp_path, layout):
     result = run_layout(tmp_path, *layout)

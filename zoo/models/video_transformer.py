@@ -38,6 +38,7 @@ from zoo.nn.modulation import AdaLNModulation, ModulationTable, gated, modulate
 from zoo.nn.norms import RMSNorm
 from zoo.nn.patchify import Patchify, Unpatchify, patch_grid
 from zoo.nn.position import FactorizedPositionEmbedding, PositionInit
+from zoo.nn.rope import axis_pairs, rope_tables
 from zoo.nn.swiglu import SwiGLU
 from zoo.nn.timestep import TimestepEmbedder
 from zoo.parallel.context import gather_sequence, shard_sequence
@@ -84,6 +85,13 @@ class VideoTransformerParams(Params):
     pos_init_scale: float = Field(
         0.02, gt=0, description="Standard deviation (normal) or amplitude (sincos) of the position tables at the start."
     )
+    rope: bool = Field(
+        False,
+        description="Also rotate self-attention queries and keys by their (t, h, w) patch position (3-D RoPE, "
+        "zoo.nn.rope), so attention sees offsets between tokens. Not in the paper sources, which use only the "
+        "absolute tables.",
+    )
+    rope_theta: float = Field(10000.0, gt=1, description="Base of the rotary frequencies (theta ** (-i / pairs)).")
     norm_eps: float = Field(1e-5, gt=0, description="RMSNorm epsilon (Llama 3's value; not in the paper sources).")
     adaln: AdaLN = Field(
         "single",
@@ -96,6 +104,8 @@ class VideoTransformerParams(Params):
     def _check_shapes(self) -> VideoTransformerParams:
         if self.dim % self.heads:
             raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+        if self.rope:
+            axis_pairs(self.dim // self.heads)  # raises for a head dim that cannot hold three axes
         return self
 
 
@@ -119,11 +129,17 @@ class Block(nn.Module):
         self.checkpointed = False  # recompute this block's activations in backward (activation checkpointing)
 
     def forward(
-        self, x: torch.Tensor, cond: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        cond: torch.Tensor,
+        context: torch.Tensor,
+        context_mask: torch.Tensor | None,
+        rope: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``(B, N, D)`` tokens, modulation input, ``(B, M, context_dim)`` context, ``(B, M)`` mask -> ``(B, N, D)``."""
+        """``(B, N, D)`` tokens, modulation input, ``(B, M, context_dim)`` context, ``(B, M)`` mask,
+        ``(2, N, head_dim)`` rotary tables or None -> ``(B, N, D)``."""
         shift_sa, scale_sa, gate_sa, shift_ff, scale_ff, gate_ff = self.modulation(cond).unbind(1)
-        x = x + gated(self.self_attn(modulate(self.norm_sa(x), shift_sa, scale_sa)), gate_sa)
+        x = x + gated(self.self_attn(modulate(self.norm_sa(x), shift_sa, scale_sa), rope=rope), gate_sa)
         x = x + self.cross_attn(self.norm_ca(x), context, context_mask)
         return x + gated(self.ffn(modulate(self.norm_ff(x), shift_ff, scale_ff)), gate_ff)
 
@@ -234,16 +250,20 @@ class VideoTransformer(nn.Module):
         t = t.expand(x.shape[0]) if t.ndim == 0 else t
         tokens = self.patchify(x)
         pos = self.pos_embed(*grid).to(tokens.dtype)
+        p = self.params
+        rope = rope_tables(grid, p.dim // p.heads, p.rope_theta).to(x.device) if p.rope else None
         for group in (self.context_group, self.sequence_group):  # this rank's slice of the sequence
             if group is not None:
                 tokens, pos = shard_sequence(tokens, 1, group), shard_sequence(pos, -2, group)
+        if rope is not None and self.context_group is not None:  # sequence parallel gathers before attention
+            rope = shard_sequence(rope, 1, self.context_group)
         t_emb = self.t_embedder(t)
         cond = self.shared_modulation(t_emb) if self.shared_modulation is not None else t_emb
         for block in self.blocks:
             if block.checkpointed and torch.is_grad_enabled():
-                tokens = checkpoint(block, tokens + pos, cond, context, context_mask, use_reentrant=False)
+                tokens = checkpoint(block, tokens + pos, cond, context, context_mask, rope, use_reentrant=False)
             else:
-                tokens = block(tokens + pos, cond, context, context_mask)  # PE at every block (§1.1)
+                tokens = block(tokens + pos, cond, context, context_mask, rope)  # PE at every block (§1.1)
         patches = self.final.project(tokens, t_emb)
         if self.sequence_group is not None:  # every tensor-parallel rank computes the same from here on
             patches = gather_sequence(patches, 1, self.sequence_group, sum_grads=False)

@@ -8,6 +8,8 @@ Two modules share one head layout ``(B, heads, N, head_dim)``:
   concatenated text embeddings), with an optional key padding mask.
 
 Both take an optional QK-norm: an RMSNorm over the head dimension applied to queries and keys.
+Self-attention also takes optional rotary tables (:mod:`zoo.nn.rope`), applied to queries and keys
+after the QK-norm.
 
 Queries, keys and values are separate bias-free Linear layers, so tensor parallelism can split each
 column-wise by heads; heads are counted from the (possibly sharded) projection width, ``width //
@@ -24,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.nn.norms import RMSNorm
+from zoo.nn.rope import apply_rope
 
 
 def split_heads(x: torch.Tensor, head_dim: int) -> torch.Tensor:
@@ -92,10 +95,16 @@ class SelfAttention(_ReadsFusedCheckpoints, nn.Module):
         self.out = nn.Linear(dim, dim, bias=False)
         self.context_group: Any = None  # a process group: tokens are sliced over it (context parallel)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, N, D) -> (B, N, D)``; under context parallelism ``N`` is this rank's slice."""
+    def forward(self, x: torch.Tensor, rope: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, N, D) -> (B, N, D)``; under context parallelism ``N`` is this rank's slice.
+
+        ``rope``: ``(2, N, head_dim)`` rotary tables of these ``N`` tokens (:func:`zoo.nn.rope.rope_tables`),
+        or None for no rotation. Keys are rotated before a context-parallel gather, by their own positions.
+        """
         q, k, v = (split_heads(layer(x), self.head_dim) for layer in (self.q, self.k, self.v))
         q, k = self.q_norm(q), self.k_norm(k)
+        if rope is not None:
+            q, k = apply_rope(q, rope), apply_rope(k, rope)
         if self.context_group is not None:
             from zoo.parallel.context import gather_sequence
 
