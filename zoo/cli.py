@@ -106,7 +106,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from zoo.errors import ZooError
     from zoo.spec.compose import compose
-    from zoo.spec.load import document_kind, validate_document
+    from zoo.spec.load import document_kind, load_spec, validate_document
 
     failed = 0
     for ref in args.files:
@@ -116,6 +116,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 err.print(f"[yellow]warning:[/yellow] {note}")
             spec = validate_document(doc)
             kind = document_kind(doc.data)
+            model = getattr(getattr(spec, "params", None), "model", None)
+            if kind == "recipe" and hasattr(model, "preset"):  # the model the recipe builds, overrides applied
+                load_spec(model.preset, overrides=model.overrides, warn=False)
             out.print(f"[green]ok[/green]  {ref}  ({kind}: {getattr(spec, 'name', None) or spec.type})")
         except ZooError as error:
             failed += 1

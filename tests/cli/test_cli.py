@@ -47,6 +47,16 @@ def test_validate_ok(toy_spec, capsys):
     assert code == 0 and "ok" in out
 
 
+def test_validate_checks_the_model_a_recipe_builds_with_its_overrides(capsys):
+    code, out, err = run(capsys, "validate", "train/moviegen-video-tiny", "-o",
+                         "model.overrides+=components.backbone.rop=true")
+    assert code == 2 and "Traceback" not in err
+    assert "components.backbone.rop  unknown key  (did you mean 'rope'?)" in err
+    code, out, _ = run(capsys, "validate", "train/moviegen-video-tiny", "-o",
+                       "model.overrides+=components.backbone.rope=true")
+    assert code == 0 and "ok" in out
+
+
 def test_config_show_resolved_applies_overrides(toy_spec, capsys):
     code, out, _ = run(capsys, "config", "show", "--resolved", str(toy_spec), "components.backbone.dim=16",
                        "~components.text_encoders.0")
