@@ -126,6 +126,29 @@ def test_objects_stay_inside_the_frame_and_apart_for_any_format(frames, height, 
         assert len({obj.colour for obj in s.attributes.objects}) == s.attributes.count
 
 
+def horizontal_starts(entry_band: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start x of objects moving right and of objects moving left (no pan, no bounce), 200 clips."""
+    starts: dict[int, list[float]] = {1: [], -1: []}
+    for index in range(200):
+        s = sample(index, "train", seed=6, frames=16, height=64, width=64, max_objects=1, entry_band=entry_band)
+        layout = s.scene.layouts[0]
+        if s.attributes.camera not in (None, "static") or layout.bounce_axis is not None or layout.vx == 0:
+            continue
+        starts[int(np.sign(layout.vx))].append(layout.x)
+    return np.array(starts[1]), np.array(starts[-1])
+
+
+def test_with_an_entry_band_moving_objects_start_on_the_side_they_come_from():
+    rightward, leftward = horizontal_starts(0.2)
+    assert len(rightward) > 10 and len(leftward) > 10
+    # start ranges are [r + 1, 63 - r - path]: their first fifth ends before a third of the frame
+    assert (rightward < 64 / 3).all() and (leftward > 2 * 64 / 3).all()
+    rightward, leftward = horizontal_starts(1.0)  # the default: anywhere
+    assert (rightward > 64 / 3).any() and (leftward < 2 * 64 / 3).any()
+    with pytest.raises(ValueError, match="entry_band"):
+        sample(0, entry_band=0.0)
+
+
 def test_bad_formats_are_rejected():
     with pytest.raises(ValueError):
         sample(0, frames=4, height=33, width=32)

@@ -40,6 +40,13 @@ class ShapesWorldParams(Params):
     )
     max_objects: int = Field(2, ge=1, le=2, description="Most objects per scene (1 or 2, drawn uniformly).")
     camera_pan_prob: float = Field(0.25, ge=0.0, le=1.0, description="Probability that a video has a camera pan.")
+    entry_band: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="Moving objects start within this share of their possible start positions, on the side they "
+        "come from (0.2: an object moving right starts near the left edge); 1 = anywhere in frame.",
+    )
     fps: int = Field(
         16,  # Movie Gen samples clips at 16 FPS or more (moviegen-facts §1.3, source T1)
         ge=1,
@@ -79,6 +86,7 @@ class ShapesWorldDataset(Dataset):
             image_fraction=p.image_fraction,
             max_objects=p.max_objects,
             camera_pan_prob=p.camera_pan_prob,
+            entry_band=p.entry_band,
         )
 
     def __getitem__(self, index: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 Rules every generated clip obeys (the readout relies on them):
 
 * each object stays fully inside the frame, ``MARGIN`` pixels from the edges, in every frame;
+* with ``entry_band < 1`` a moving object starts on the side it comes from (see :func:`place`);
 * two objects keep their bounding circles ``GAP`` pixels apart in every frame;
 * a bouncing object reverses one velocity component once, at a frame in the middle third of the
   clip; without a camera pan it touches the frame edge at that frame, as if it hit a wall.
@@ -78,8 +79,15 @@ def _start_range(layout: ObjectLayout, camera: np.ndarray, extent: tuple[int, in
     return np.stack([low, high], axis=1)
 
 
-def _start(layout: ObjectLayout, ranges: np.ndarray, panning: bool, rng: np.random.Generator) -> ObjectLayout:
-    xy = ranges[:, 0] + rng.random(2) * (ranges[:, 1] - ranges[:, 0])
+def _start(
+    layout: ObjectLayout, ranges: np.ndarray, panning: bool, entry_band: float, rng: np.random.Generator
+) -> ObjectLayout:
+    fraction = rng.random(2)  # of the start range, per axis
+    if entry_band < 1.0:  # along each axis it moves on, near the side it comes from
+        velocity = np.array([layout.vx, layout.vy])
+        fraction = np.where(velocity > 0, entry_band * fraction, fraction)
+        fraction = np.where(velocity < 0, 1.0 - entry_band * fraction, fraction)
+    xy = ranges[:, 0] + fraction * (ranges[:, 1] - ranges[:, 0])
     if layout.bounce_axis is not None and not panning:  # touch the wall it bounces off
         axis = 0 if layout.bounce_axis == "x" else 1
         towards_high = (layout.vx, layout.vy)[axis] > 0
@@ -94,8 +102,16 @@ def place(
     height: int,
     width: int,
     rng: np.random.Generator,
+    entry_band: float = 1.0,
 ) -> tuple[ObjectLayout, ...] | None:
-    """Layouts for ``objects`` obeying the module's rules, or ``None`` when random tries find none."""
+    """Layouts for ``objects`` obeying the module's rules, or ``None`` when random tries find none.
+
+    Start positions are uniform over those that keep an object in frame. With ``entry_band < 1``, along
+    each axis an object moves on its start lies in the first ``entry_band`` of that range, counted from
+    the side it comes from: an object moving right starts near the left edge. Where it is in each frame
+    then depends on its direction, so the caption's direction word changes what a denoiser should
+    predict even from pure noise; with uniform starts it barely does.
+    """
     offsets = camera_offsets(camera, frames)
     moving = [motion_layout(obj, frames, height, width, rng) for obj in objects]
     ranges = [_start_range(layout, offsets, (width, height)) for layout in moving]
@@ -103,7 +119,7 @@ def place(
         return None
     panning = camera != (0.0, 0.0)
     for _ in range(PLACEMENT_TRIES):
-        layouts = tuple(_start(layout, r, panning, rng) for layout, r in zip(moving, ranges))
+        layouts = tuple(_start(layout, r, panning, entry_band, rng) for layout, r in zip(moving, ranges))
         pairs = combinations(range(len(objects)), 2)
         if all(_apart(objects[i], objects[j], layouts[i], layouts[j], frames) for i, j in pairs):
             return layouts

@@ -69,21 +69,25 @@ def sample_scene(
     width: int,
     max_objects: int = 2,
     camera_pan_prob: float = 0.25,
+    entry_band: float = 1.0,
 ) -> Scene:
-    """Draw a scene of ``frames`` frames (1 = still image) from ``split`` with ``rng``."""
+    """Draw a scene of ``frames`` frames (1 = still image) from ``split`` with ``rng``.
+
+    ``entry_band``: see :func:`zoo.data.shapes_world.layout.place` (1 = starts anywhere in frame).
+    """
     count = int(rng.integers(1, max_objects + 1))
     objects = _objects(split, count, frames, rng)
     background = _choice(rng, tuple(BACKGROUNDS))
     pan = rng.random() < camera_pan_prob
     camera = None if frames == 1 else _choice(rng, CAMERAS[1:]) if pan else "static"
     velocity = camera_velocity(camera, frames, height, width)
-    layouts = place(tuple(objects), velocity, frames, height, width, rng)
+    layouts = place(tuple(objects), velocity, frames, height, width, rng, entry_band)
     if layouts is None and len(objects) > 1:
         objects[1:] = [replace(obj, size="small") for obj in objects[1:]]
-        layouts = place(tuple(objects), velocity, frames, height, width, rng)
+        layouts = place(tuple(objects), velocity, frames, height, width, rng, entry_band)
     if layouts is None:
         objects = objects[:1]
-        layouts = place(tuple(objects), velocity, frames, height, width, rng)
+        layouts = place(tuple(objects), velocity, frames, height, width, rng, entry_band)
     if layouts is None:
         raise RuntimeError(f"cannot lay out {objects[0]} in {frames} frames of {height}x{width} pixels")
     attributes = SceneAttributes(objects=tuple(objects), background=background, camera=camera)
@@ -106,11 +110,14 @@ def sample(
     image_fraction: float = 0.0,
     max_objects: int = 2,
     camera_pan_prob: float = 0.25,
+    entry_band: float = 1.0,
 ) -> Sample:
     """Sample ``index`` of ``split`` under ``seed``: frames ``(T, H, W, 3)`` uint8 with caption and attributes.
 
     A share ``image_fraction`` of training samples are still images (``T = 1``, image captions); the
     held-out split is videos only. ``frames`` >= 1; ``height`` and ``width`` even and >= 32 pixels.
+    ``entry_band`` in (0, 1]: moving objects start within this share of their start range, on the side
+    they come from (1 = anywhere; see :func:`zoo.data.shapes_world.layout.place`).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got '{split}'")
@@ -120,8 +127,10 @@ def sample(
         raise ValueError("the held-out split holds out motions, so it needs videos of at least 2 frames")
     if max_objects not in (1, 2):
         raise ValueError(f"max_objects must be 1 or 2, got {max_objects}")
+    if not 0.0 < entry_band <= 1.0:
+        raise ValueError(f"entry_band must be in (0, 1], got {entry_band}")
     rng = np.random.default_rng([seed, SPLITS.index(split), index])
     still = frames == 1 or (rng.random() < image_fraction and split == "train")
-    scene = sample_scene(rng, split, 1 if still else frames, height, width, max_objects, camera_pan_prob)
+    scene = sample_scene(rng, split, 1 if still else frames, height, width, max_objects, camera_pan_prob, entry_band)
     caption = image_caption(scene.attributes, rng) if still else video_caption(scene.attributes, rng)
     return Sample(render(scene), caption, scene.attributes, scene, sample_key(index, split, seed))
