@@ -13,7 +13,7 @@ motion, such as speed, can then follow the prompt); for comparison, the same rat
 mirroring the width is reported too.
 
     python bench/prompt_sensitivity.py [--preset moviegen-video-tiny] [--weights PATH] [-o KEY=VALUE ...]
-                                       [--clips 32] [--json bench/results/prompt_sensitivity.json]
+                                       [--clips 32] [--entry-band 0.2] [--json bench/results/prompt_sensitivity.json]
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ SWAPS: dict[str, Callable[[ObjectAttributes], ObjectAttributes]] = {
 }
 
 
-def heldout_movers(count: int, frames: int, size: int) -> list:
+def heldout_movers(count: int, frames: int, size: int, entry_band: float = 1.0) -> list:
     """The first ``count`` held-out samples with one object moving in a straight line and a still camera."""
     found, index = [], 0
     while len(found) < count:
-        s = sample(index, "heldout", 7, frames=frames, height=size, width=size, max_objects=1)
+        s = sample(index, "heldout", 7, frames=frames, height=size, width=size, max_objects=1, entry_band=entry_band)
         index += 1
         if s.attributes.objects[0].motion in OPPOSITE and s.attributes.camera == "static":
             found.append((index, s))
@@ -89,12 +89,14 @@ def main() -> None:
     parser.add_argument("--weights", default=None, help="Weights URI replacing the preset's.")
     parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
     parser.add_argument("--clips", type=int, default=32)
+    parser.add_argument("--entry-band", type=float, default=0.2,
+                        help="Shapes-world entry_band of the clips: that of the model's training data.")
     parser.add_argument("--json", type=Path, default=Path("bench/results/prompt_sensitivity.json"))
     args = parser.parse_args()
 
     pipe = zoo.load(args.preset, overrides=args.override, weights=args.weights)
     spec = pipe.spec.pipeline.params
-    movers = heldout_movers(args.clips, spec.frames, spec.height)
+    movers = heldout_movers(args.clips, spec.frames, spec.height, args.entry_band)
     video = torch.stack([frames_to_video(s.frames) for _, s in movers])
 
     def caption(index: int, attributes) -> str:  # the same wording for every variant of a clip
@@ -121,6 +123,7 @@ def main() -> None:
     for axis, row in order.items():
         print(f"{'R = ' + axis:14}" + "".join(f"{row[t]:>10.4f}" for t in TIMES))
     result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "clips": args.clips,
+              "entry_band": args.entry_band,
               "example": {name: texts[0] for name, texts in captions.items()},
               "loss_true": losses["true"], "gap": gaps, "order_dependence": order}
     args.json.parent.mkdir(parents=True, exist_ok=True)
