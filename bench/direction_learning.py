@@ -40,7 +40,7 @@ FILLERS, VOCABULARY, BATCH = 20, 64, 16
 
 def moving_blobs(rightward: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """``(B,)`` bool -> ``(B, C, T, H, W)`` latents of a 2x2 blob (value 2) moving one column per frame."""
-    channels, frames, height, width = LATENT
+    _, frames, height, width = LATENT
     x1 = torch.zeros(len(rightward), *LATENT)
     rows = torch.randint(0, height - 1, (len(rightward),), generator=generator)
     starts = torch.randint(0, 3, (len(rightward),), generator=generator)

@@ -251,7 +251,7 @@ class VideoTransformer(nn.Module):
         tokens = self.patchify(x)
         pos = self.pos_embed(*grid).to(tokens.dtype)
         p = self.params
-        rope = rope_tables(grid, p.dim // p.heads, p.rope_theta).to(x.device) if p.rope else None
+        rope = rope_tables(grid, p.dim // p.heads, p.rope_theta, x.device) if p.rope else None  # built on the device
         for group in (self.context_group, self.sequence_group):  # this rank's slice of the sequence
             if group is not None:
                 tokens, pos = shard_sequence(tokens, 1, group), shard_sequence(pos, -2, group)

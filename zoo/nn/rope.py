@@ -16,33 +16,39 @@ from __future__ import annotations
 
 import torch
 
+from zoo.nn.position import axis_channels
+
 
 def axis_pairs(head_dim: int) -> tuple[int, int, int]:
-    """Rotation pairs for the T, H and W axes: H and W get a third each, T the rest."""
+    """Rotation pairs for the T, H and W axes: the position tables' channel thirds, in pairs."""
     if head_dim % 2 or head_dim < 6:
         raise ValueError(f"3-D rotary embeddings need an even head dim >= 6 (a pair per axis), got {head_dim}")
-    pairs = head_dim // 2
-    third = pairs // 3
-    return pairs - 2 * third, third, third
+    t, h, w = ((part.stop - part.start) // 2 for part in axis_channels(head_dim))
+    return t, h, w
 
 
-def rope_angles(grid: tuple[int, int, int], head_dim: int, theta: float = 10000.0) -> torch.Tensor:
+def rope_angles(
+    grid: tuple[int, int, int], head_dim: int, theta: float = 10000.0, device: torch.device | str | None = None
+) -> torch.Tensor:
     """``(t, h, w)`` patch grid -> ``(t * h * w, head_dim / 2)`` float32 rotation angles (radians), time-major.
 
     Pair ``i`` of an axis with ``n`` pairs turns by ``position * theta ** (-i / n)``.
     """
     columns = []
     for size, pairs, stride in zip(grid, axis_pairs(head_dim), (grid[1] * grid[2], grid[2], 1)):
-        index = torch.arange(grid[0] * grid[1] * grid[2])
+        index = torch.arange(grid[0] * grid[1] * grid[2], device=device)
         position = (index // stride % size).to(torch.float32)
-        frequencies = theta ** (-torch.arange(pairs, dtype=torch.float32) / pairs)
+        frequencies = theta ** (-torch.arange(pairs, dtype=torch.float32, device=device) / pairs)
         columns.append(position[:, None] * frequencies[None])
     return torch.cat(columns, dim=1)
 
 
-def rope_tables(grid: tuple[int, int, int], head_dim: int, theta: float = 10000.0) -> torch.Tensor:
-    """``(2, N, head_dim)`` float32: the cosines and sines of :func:`rope_angles`, each repeated for both halves."""
-    angles = rope_angles(grid, head_dim, theta).repeat(1, 2)
+def rope_tables(
+    grid: tuple[int, int, int], head_dim: int, theta: float = 10000.0, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """``(2, N, head_dim)`` float32 on ``device``: the cosines and sines of :func:`rope_angles`, each repeated
+    for both halves."""
+    angles = rope_angles(grid, head_dim, theta, device).repeat(1, 2)
     return torch.stack([angles.cos(), angles.sin()])
 
 
