@@ -57,6 +57,18 @@ def test_validate_checks_the_model_a_recipe_builds_with_its_overrides(capsys):
     assert code == 0 and "ok" in out
 
 
+def test_validate_checks_strategy_presets_as_strategies(tmp_path, capsys):
+    from zoo.spec.catalog import shipped_path
+
+    code, out, _ = run(capsys, "validate", str(shipped_path("strategies", "h100-8x8")))
+    assert code == 0 and "ok" in out and "(strategy: model-parallel)" in out
+    bad = tmp_path / "strategy.yaml"
+    bad.write_text("schema_version: 1\ntype: model-parallel\ntp: 2\ncpp: 2\n")
+    code, out, err = run(capsys, "validate", str(bad))
+    assert code == 2 and "Traceback" not in err
+    assert f"{bad}:4:1  cpp  unknown key  (did you mean 'cp'?)" in err
+
+
 def test_config_show_resolved_applies_overrides(toy_spec, capsys):
     code, out, _ = run(capsys, "config", "show", "--resolved", str(toy_spec), "components.backbone.dim=16",
                        "~components.text_encoders.0")

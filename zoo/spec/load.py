@@ -11,15 +11,20 @@ from zoo.spec.model_spec import ModelSpec
 from zoo.spec.params import ComponentSpec
 from zoo.spec.validate import Marks, Validator, mark_for
 
-DocumentKind = Literal["model", "recipe"]
+DocumentKind = Literal["model", "recipe", "strategy"]
 
 
 def document_kind(data: dict[str, Any]) -> DocumentKind | None:
-    """A model spec names a ``pipeline:``; a recipe is a node whose ``type:`` is a recipe."""
+    """A model spec names a ``pipeline:``; a strategy preset (``recipes/strategies/``) is a node whose
+    ``type:`` is a registered strategy; any other node with a ``type:`` is a recipe."""
     if "pipeline" in data or "components" in data:
         return "model"
     if "type" in data:
-        return "recipe"
+        from zoo.registry import REGISTRY
+
+        kind_type = data["type"]
+        strategy = isinstance(kind_type, str) and kind_type in REGISTRY.names("strategy")
+        return "strategy" if strategy and kind_type not in REGISTRY.names("recipe") else "recipe"
     return None
 
 
@@ -48,18 +53,18 @@ def validate_model_spec(data: dict[str, Any], marks: Marks | None = None) -> Mod
     return spec
 
 
-def validate_recipe(data: dict[str, Any], marks: Marks | None = None) -> ComponentSpec:
-    """Validate merged recipe data (a node of kind ``recipe``); raises SpecError."""
+def validate_recipe(data: dict[str, Any], marks: Marks | None = None, kind: str = "recipe") -> ComponentSpec:
+    """Validate merged recipe data (a node of ``kind``: ``recipe`` or ``strategy``); raises SpecError."""
     body = {k: v for k, v in data.items() if k != "schema_version"}
     validator = Validator(marks)
-    spec = validator.component("recipe", body, ())
+    spec = validator.component(kind, body, ())
     validator.raise_if_any()
     assert spec is not None
     return spec
 
 
 def validate_document(doc: Composed, expect: DocumentKind | None = None) -> ModelSpec | ComponentSpec:
-    """Validate a composed document as a model spec or a recipe (detected when ``expect`` is None)."""
+    """Validate a composed document as a model spec, a recipe or a strategy (detected when ``expect`` is None)."""
     kind = expect or document_kind(doc.data)
     if kind is None:
         raise SpecError(
@@ -71,7 +76,7 @@ def validate_document(doc: Composed, expect: DocumentKind | None = None) -> Mode
                 )
             ]
         )
-    return validate_model_spec(doc.data, doc.marks) if kind == "model" else validate_recipe(doc.data, doc.marks)
+    return validate_model_spec(doc.data, doc.marks) if kind == "model" else validate_recipe(doc.data, doc.marks, kind)
 
 
 def load_spec(
