@@ -40,8 +40,8 @@ def test_shapes_bench_small_budget_writes_every_report_file(tmp_path, offline):
     assert status == (0 if report["passed"] else 1)
     assert {"colour", "shape", "motion"} <= set(report["metrics"]["attribute-accuracy"]["values"])
     assert [check["metric"] for check in report["gate"]] == [
-        "attribute-accuracy.colour", "attribute-accuracy.background", "attribute-accuracy.size",
-        "attribute-accuracy.count"]
+        "attribute-accuracy.colour", "attribute-accuracy.shape", "attribute-accuracy.motion",
+        "attribute-accuracy.background", "attribute-accuracy.size", "attribute-accuracy.count"]
     fvd = report["metrics"]["fvd"]
     assert fvd["values"]["value"] > 0 and fvd["extractor"] == "shapes-probe"
     assert fvd["extractor_details"]["sha256"].endswith("6f2db6f9c4aedf6a93e8f8bbd1567202f8dd13ea92dd216b83281ca4ce51580f")

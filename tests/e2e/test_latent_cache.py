@@ -58,7 +58,7 @@ def test_cache_holds_the_autoencoder_posterior_of_every_clip(cache: Path):
     clip = ToyVideos(ToyVideoParams(size=12, frames=4, height=32, width=32))[3]["video"][None]
     with torch.inference_mode():
         posterior = pipe.autoencoder.eval().encode(clip)
-    assert videos[3]["mean"].shape == tuple(posterior.mean.shape[1:]) == (8, 1, 4, 4)
+    assert videos[3]["mean"].shape == tuple(posterior.mean.shape[1:]) == (8, 1, 8, 8)  # 32x32 px through the 4x4x4 TAE
     np.testing.assert_allclose(videos[3]["mean"], posterior.mean[0].numpy(), atol=1e-5)
     assert videos[3]["json"]["caption"] in {"a square moving right", "a square moving left"}
     assert videos[3]["json"]["frames"] == 4
@@ -90,7 +90,7 @@ def test_dataset_serves_videos_or_images_and_checks_frames(cache: Path):
     videos = LatentCacheDataset(LatentCacheParams(path=str(cache), frames=4))
     images = LatentCacheDataset(LatentCacheParams(path=str(cache), image_fraction=1.0))
     assert (len(videos), len(images)) == (10, 3)
-    assert videos[0]["latent_mean"].shape == (8, 1, 4, 4) and images[0]["latent_mean"].shape == (8, 1, 4, 4)
+    assert videos[0]["latent_mean"].shape == (8, 1, 8, 8) and images[0]["latent_mean"].shape == (8, 1, 8, 8)
     assert LatentCacheDataset(LatentCacheParams(path=str(cache), size=5)).means.shape[0] == 5
     with pytest.raises(ValueError, match="cached videos have \\[4\\] frames"):
         LatentCacheDataset(LatentCacheParams(path=str(cache), frames=8))

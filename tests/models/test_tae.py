@@ -14,8 +14,8 @@ from zoo.nn.conv25d import FrameGroupNorm, TemporalConv
 from zoo.registry import get
 from zoo.spec.params import component
 
-# The tiny preset (moviegen-tae-tiny): 4x8x8 compression and C = 8 keep the paper's 96x ratio
-# (3 * 8 * 8 * 8 / 16 = 3 * 4 * 8 * 8 / 8) while 16-frame clips still give 4 latent frames.
+# A tiny 4x8x8 TAE: with C = 8 it keeps the paper's 96x ratio (3 * 8 * 8 * 8 / 16 = 3 * 4 * 8 * 8 / 8)
+# while 16-frame clips still give 4 latent frames.
 TINY = dict(
     latent_channels=8,
     base_channels=16,
