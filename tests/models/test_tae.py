@@ -137,6 +137,18 @@ def test_normalize_then_denormalize_is_identity():
     assert torch.allclose(model.denormalize(model.normalize(z)), z, atol=1e-6)
 
 
+def test_motion_gain_scales_deviations_from_the_temporal_mean_and_inverts():
+    model = TAE(TAEParams(**TINY, latent_scale=0.5, latent_shift=0.3, latent_motion_gain=3.0))
+    z = torch.randn(2, 8, 4, 2, 2, generator=torch.Generator().manual_seed(0))
+    plain = (z - 0.3) * 0.5
+    normalized = model.normalize(z)
+    mean = plain.mean(dim=2, keepdim=True)
+    torch.testing.assert_close(normalized.mean(dim=2, keepdim=True), mean)  # the still part is as before
+    torch.testing.assert_close(normalized - mean, 3.0 * (plain - mean))  # the motion part three times as large
+    torch.testing.assert_close(model.denormalize(normalized), z, atol=1e-5, rtol=1e-5)
+    image = torch.randn(2, 8, 1, 2, 2)  # one latent frame: nothing moves, nothing changes
+    torch.testing.assert_close(model.normalize(image), (image - 0.3) * 0.5)
+
 # -- tiling ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("length", "tile", "overlap"), [(4, 4, 2), (9, 4, 2), (10, 4, 2), (23, 8, 4), (7, 3, 1)])
 def test_tiles_cover_the_axis_and_blend_weights_sum_to_one(length: int, tile: int, overlap: int):

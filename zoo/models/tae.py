@@ -62,6 +62,13 @@ class TAEParams(Params):
         1.0, gt=0, description="Scale of normalised latents for diffusion: z_norm = (z - shift) * scale. Fit on data."
     )
     latent_shift: float = Field(0.0, description="Shift of normalised latents: z_norm = (z - shift) * scale.")
+    latent_motion_gain: float = Field(
+        1.0,
+        gt=0,
+        description="Factor on each normalised latent's deviation from its mean over latent frames, so that "
+        "motion, a small share of the latent's energy, keeps more of it under the diffusion noise. "
+        "1 = off (the paper). Not in the paper sources (docs/training.md).",
+    )
     temporal_tile_frames: int = Field(
         32, ge=1, description="Frames per temporal tile, encoder and decoder (facts §3: N4, N5, N8)."
     )
@@ -350,12 +357,25 @@ class TAE(nn.Module):
 
     # -- latent normalisation for diffusion training ----------------------------------------------------------
     def normalize(self, z: Tensor) -> Tensor:
-        """``(z - latent_shift) * latent_scale``: latents as the diffusion backbone sees them."""
-        return (z - self.params.latent_shift) * self.params.latent_scale
+        """Latents ``(B, C, T, H, W)`` as the diffusion backbone sees them: ``(z - latent_shift) *
+        latent_scale``, then each deviation from the mean over the ``T`` latent frames times
+        ``latent_motion_gain``. Images (``T = 1``) have no deviation."""
+        scaled = (z - self.params.latent_shift) * self.params.latent_scale
+        return self._gain_motion(scaled, self.params.latent_motion_gain)
 
     def denormalize(self, z_norm: Tensor) -> Tensor:
         """Inverse of :meth:`normalize`."""
-        return z_norm / self.params.latent_scale + self.params.latent_shift
+        z = self._gain_motion(z_norm, 1.0 / self.params.latent_motion_gain)
+        return z / self.params.latent_scale + self.params.latent_shift
+
+    @staticmethod
+    def _gain_motion(z: Tensor, gain: float) -> Tensor:
+        """``mean_T(z) + gain · (z − mean_T(z))`` over the latent-frame axis 2; the mean is unchanged, so
+        ``gain`` and ``1 / gain`` undo each other."""
+        if gain == 1.0 or z.dim() != 5 or z.shape[2] == 1:
+            return z
+        mean = z.mean(dim=2, keepdim=True)
+        return torch.lerp(mean, z, gain)
 
     @staticmethod
     def _spatially_large(size: torch.Size | tuple[int, ...], tile: int | None) -> bool:
