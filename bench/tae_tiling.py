@@ -90,7 +90,9 @@ def main() -> None:
     print(f"tiled peak ratio {args.frames[-1]} / {args.frames[0]} frames: {ratio:.2f} (target <= 1.2)")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"preset": args.preset, "repeats": args.repeats, "mmap_threshold": MMAP_THRESHOLD, "rows": rows, "tiled_ratio": ratio}, indent=2))
+    result = {"preset": args.preset, "repeats": args.repeats, "mmap_threshold": MMAP_THRESHOLD, "rows": rows,
+              "tiled_ratio": ratio}
+    out.write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")
 
 

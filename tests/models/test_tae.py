@@ -149,6 +149,7 @@ def test_motion_gain_scales_deviations_from_the_temporal_mean_and_inverts():
     image = torch.randn(2, 8, 1, 2, 2)  # one latent frame: nothing moves, nothing changes
     torch.testing.assert_close(model.normalize(image), (image - 0.3) * 0.5)
 
+
 # -- tiling ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("length", "tile", "overlap"), [(4, 4, 2), (9, 4, 2), (10, 4, 2), (23, 8, 4), (7, 3, 1)])
 def test_tiles_cover_the_axis_and_blend_weights_sum_to_one(length: int, tile: int, overlap: int):
