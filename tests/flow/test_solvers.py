@@ -100,6 +100,37 @@ def test_batched_cfg_calls_velocity_once_per_evaluation_with_batch_2b(solver_cls
     assert first_t.shape == (4,) and first_t.dtype == torch.float64 and bool((first_t == 0).all())
 
 
+def test_guidance_interval_guides_only_inside_it_and_runs_one_pass_outside():
+    recorder = Recorder()
+    cond = {"gain": torch.tensor([0.5, -1.0]).double(), "bias": torch.tensor([1.0, 2.0]).double()}
+    null = {"gain": torch.tensor([0.1, 0.2]).double(), "bias": torch.tensor([-1.0, 0.0]).double()}
+    noise = _noise()
+    solver = EulerSolver(schedule=LinearSchedule(4), guidance=7.5, guidance_interval=(0.25, 0.75))
+    out = solver.sample(recorder, noise, cond=cond, null_cond=null)
+    # steps start at t = 0, 0.25, 0.5, 0.75: the middle two (inside [0.25, 0.75)) run the 2B batch
+    assert [n for n, _ in recorder.calls] == [2, 4, 4, 2]
+    gain_c, bias_c = cond["gain"].view(-1, 1, 1), cond["bias"].view(-1, 1, 1)
+    gain_u, bias_u = null["gain"].view(-1, 1, 1), null["bias"].view(-1, 1, 1)
+    x = noise
+    for scale in (1.0, 7.5, 7.5, 1.0):
+        v_c, v_u = gain_c * x + bias_c, gain_u * x + bias_u
+        x = x + 0.25 * (v_u + scale * (v_c - v_u))
+    torch.testing.assert_close(out, x, rtol=0, atol=1e-12)
+    # the full interval is plain guidance
+    everywhere = EulerSolver(schedule=LinearSchedule(4), guidance=7.5, guidance_interval=(0.0, 1.0))
+    plain = EulerSolver(schedule=LinearSchedule(4), guidance=7.5)
+    torch.testing.assert_close(
+        everywhere.sample(Recorder(), noise, cond=cond, null_cond=null),
+        plain.sample(Recorder(), noise, cond=cond, null_cond=null), rtol=0, atol=0,
+    )
+
+
+@pytest.mark.parametrize("interval", [[0.5, 0.5], [0.6, 0.2], [-0.1, 0.5], [0.2, 1.5]])
+def test_guidance_interval_must_be_ordered_inside_unit_range(interval):
+    with pytest.raises(SpecError, match="guidance_interval"):
+        component("sampler", "euler", guidance_interval=interval).build()
+
+
 def test_unbatchable_conditioning_falls_back_to_two_calls():
     calls = []
 
@@ -178,7 +209,8 @@ def test_registry_round_trip_of_sampler_spec():
     assert isinstance(solver, EulerSolver) and isinstance(solver.schedule, LinearSchedule)
     assert solver.guidance == 7.5 and torch.equal(solver.timesteps(), torch.linspace(0, 1, 11, dtype=torch.float64))
     node = spec.model_dump()
-    assert node == {"type": "euler", "steps": 10, "schedule": {"type": "linear", "steps": 50}, "guidance": 7.5}
+    assert node == {"type": "euler", "steps": 10, "schedule": {"type": "linear", "steps": 50}, "guidance": 7.5,
+                    "guidance_interval": None}
     again = component("sampler", node.pop("type"), **node)
     assert again == spec
     default = component("sampler", "midpoint").build()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -38,6 +38,18 @@ class SolverParams(Params):
     guidance: float = Field(
         7.5, ge=0.0, description="Classifier-free guidance scale; 1 disables guidance (Movie Gen paper §2: 7.5)."
     )
+    guidance_interval: tuple[float, float] | None = Field(
+        None,
+        description="Flow times [start, end) at which guidance applies; elsewhere one conditional pass. "
+        "None: every step.",
+    )
+
+    @model_validator(mode="after")
+    def _interval_ordered(self) -> SolverParams:
+        interval = self.guidance_interval
+        if interval is not None and not 0.0 <= interval[0] < interval[1] <= 1.0:
+            raise ValueError(f"guidance_interval must satisfy 0 <= start < end <= 1, got {list(interval)}")
+        return self
 
 
 class FlowSolver:
@@ -45,10 +57,24 @@ class FlowSolver:
 
     name = "solver"
 
-    def __init__(self, schedule: Schedule | None = None, steps: int | None = None, guidance: float = 7.5):  # §2
+    def __init__(
+        self,
+        schedule: Schedule | None = None,
+        steps: int | None = None,
+        guidance: float = 7.5,  # §2
+        guidance_interval: tuple[float, float] | None = None,
+    ):
         self.schedule = schedule if schedule is not None else LinearQuadraticSchedule()
         self.steps = steps
         self.guidance = guidance
+        self.guidance_interval = guidance_interval
+
+    def guidance_at(self, t: float, scale: float) -> float:
+        """The guidance scale at flow time ``t``: ``scale`` inside ``guidance_interval`` (or everywhere), else 1."""
+        if self.guidance_interval is None:
+            return scale
+        start, end = self.guidance_interval
+        return scale if start <= t < end else 1.0
 
     def timesteps(self, steps: int | None = None) -> Tensor:
         """``(n + 1,)`` float64 times from 0 to 1 for ``n = steps``, else this solver's or the schedule's."""
@@ -77,6 +103,7 @@ class FlowSolver:
         ``guidance`` (default: this solver's) combines conditional and unconditional velocities as
         ``v_u + g·(v_c − v_u)`` when ``null_cond`` is given and ``g != 1``; both passes share one
         ``2B`` batch when ``cond`` and ``null_cond`` are tensors or matching tuples/dicts of tensors.
+        With a ``guidance_interval``, velocity calls at times outside it use the conditional velocity alone.
         ``callback(i, t, x)`` runs after step ``i`` with the new time and latent.
         """
         scale = self.guidance if guidance is None else guidance
@@ -85,7 +112,7 @@ class FlowSolver:
 
         def velocity(x: Tensor, t: float) -> Tensor:
             t_batch = torch.full((x.shape[0],), t, dtype=t_dtype, device=x.device)
-            return guided_velocity(velocity_fn, x, t_batch, cond, null_cond, scale)
+            return guided_velocity(velocity_fn, x, t_batch, cond, null_cond, self.guidance_at(t, scale))
 
         x = noise
         for i in tqdm(range(len(times) - 1), desc=f"{self.name} sampling", disable=not progress):
@@ -95,7 +122,9 @@ class FlowSolver:
         return x
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(schedule={self.schedule!r}, steps={self.steps}, guidance={self.guidance})"
+        interval = "" if self.guidance_interval is None else f", guidance_interval={list(self.guidance_interval)}"
+        settings = f"schedule={self.schedule!r}, steps={self.steps}, guidance={self.guidance}{interval}"
+        return f"{type(self).__name__}({settings})"
 
 
 class EulerSolver(FlowSolver):
@@ -120,9 +149,9 @@ class MidpointSolver(FlowSolver):
 
 @register("sampler", "euler", params=SolverParams, description="First-order Euler ODE solver with CFG (Movie Gen).")
 def build_euler(p: SolverParams) -> EulerSolver:
-    return EulerSolver(schedule=p.schedule.build(), steps=p.steps, guidance=p.guidance)
+    return EulerSolver(p.schedule.build(), p.steps, p.guidance, p.guidance_interval)
 
 
 @register("sampler", "midpoint", params=SolverParams, description="Second-order midpoint ODE solver with CFG.")
 def build_midpoint(p: SolverParams) -> MidpointSolver:
-    return MidpointSolver(schedule=p.schedule.build(), steps=p.steps, guidance=p.guidance)
+    return MidpointSolver(p.schedule.build(), p.steps, p.guidance, p.guidance_interval)
