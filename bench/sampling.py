@@ -148,7 +148,9 @@ def main() -> None:
     print(f"linear-quadratic-50 error <= linear-100 error: {verdict}")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
+    guidance = pipe.sampler.guidance if args.guidance is None else args.guidance
     out.write_text(json.dumps({"model": args.model, "weights": args.weights, "prompts": PROMPTS, "seeds": args.seeds,
+                               "guidance": guidance,
                                "rows": rows, "lq50_beats_linear100": verdict,
                                "curvature": {"bins": CURVATURE_BINS, "lag": CURVATURE_LAG, "dv_dt": profile.tolist()},
                                "curvature_adapted_50_times": grids["curvature-adapted-50"].tolist()}, indent=2))
