@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -44,12 +44,12 @@ class SolverParams(Params):
         "None: every step.",
     )
 
-    @model_validator(mode="after")
-    def _interval_ordered(self) -> SolverParams:
-        interval = self.guidance_interval
+    @field_validator("guidance_interval")
+    @classmethod
+    def _interval_ordered(cls, interval: tuple[float, float] | None) -> tuple[float, float] | None:
         if interval is not None and not 0.0 <= interval[0] < interval[1] <= 1.0:
             raise ValueError(f"guidance_interval must satisfy 0 <= start < end <= 1, got {list(interval)}")
-        return self
+        return interval
 
 
 class FlowSolver:
@@ -147,11 +147,17 @@ class MidpointSolver(FlowSolver):
         return x + (t1 - t0) * velocity(x_mid, t0 + half)
 
 
+def _settings(p: SolverParams) -> dict[str, Any]:
+    """A solver's constructor arguments from its spec node."""
+    return {"schedule": p.schedule.build(), "steps": p.steps, "guidance": p.guidance,
+            "guidance_interval": p.guidance_interval}
+
+
 @register("sampler", "euler", params=SolverParams, description="First-order Euler ODE solver with CFG (Movie Gen).")
 def build_euler(p: SolverParams) -> EulerSolver:
-    return EulerSolver(p.schedule.build(), p.steps, p.guidance, p.guidance_interval)
+    return EulerSolver(**_settings(p))
 
 
 @register("sampler", "midpoint", params=SolverParams, description="Second-order midpoint ODE solver with CFG.")
 def build_midpoint(p: SolverParams) -> MidpointSolver:
-    return MidpointSolver(p.schedule.build(), p.steps, p.guidance, p.guidance_interval)
+    return MidpointSolver(**_settings(p))
