@@ -115,25 +115,26 @@ def main() -> None:
     parser.add_argument("--json", default="bench/results/sampling.json")
     args = parser.parse_args()
     pipe = zoo.load(args.model, weights=args.weights)
+    guidance = pipe.sampler.guidance if args.guidance is None else args.guidance
 
     def run(sampler: EulerSolver) -> tuple[Tensor, float]:
         outs, start = [], time.perf_counter()
         for seed in args.seeds:
-            outs.append(pipe.sample_latents(PROMPTS, sampler=sampler, guidance=args.guidance, seed=seed))
+            outs.append(pipe.sample_latents(PROMPTS, sampler=sampler, seed=seed))
         seconds = (time.perf_counter() - start) / (len(args.seeds) * len(PROMPTS))
         return torch.cat(outs), seconds
 
     def euler(schedule: dict) -> EulerSolver:
         return component("sampler", "euler", schedule=schedule).build()
 
-    recorder = VelocityRecorder(LinearSchedule(args.reference_steps), guidance=pipe.sampler.guidance)
+    recorder = VelocityRecorder(LinearSchedule(args.reference_steps), guidance=guidance)
     reference, ref_seconds = run(recorder)
     profile = curvature_profile(recorder.velocities())
     grids = {name: euler(schedule).timesteps() for name, schedule in SCHEDULES.items()}
     grids["curvature-adapted-50"] = adapted_grid(profile, 50)
     rows = [{"schedule": f"linear-{args.reference_steps} (reference)", "error": 0.0, "seconds_per_video": ref_seconds}]
     for name, times in grids.items():
-        latents, seconds = run(EulerSolver(FixedGrid(times), guidance=pipe.sampler.guidance))
+        latents, seconds = run(EulerSolver(FixedGrid(times), guidance=guidance))
         rows.append({"schedule": name, "error": (latents - reference).abs().mean().item(), "seconds_per_video": seconds,
                      "estimate": euler_error_estimate(profile, times)})
     print(f"{'schedule':<28} {'mean |err|':>11} {'estimate':>9} {'s/video':>9}")
@@ -148,7 +149,6 @@ def main() -> None:
     print(f"linear-quadratic-50 error <= linear-100 error: {verdict}")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    guidance = pipe.sampler.guidance if args.guidance is None else args.guidance
     out.write_text(json.dumps({"model": args.model, "weights": args.weights, "prompts": PROMPTS, "seeds": args.seeds,
                                "guidance": guidance,
                                "rows": rows, "lq50_beats_linear100": verdict,
