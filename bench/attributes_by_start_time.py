@@ -8,7 +8,7 @@ that keeps an attribute once the data shows it scores near the ceiling from smal
 accuracy falls between two start times is where the model's denoising replaces the attribute.
 
     python bench/attributes_by_start_time.py [--preset moviegen-video-tiny] [--weights PATH] [-o KEY=VALUE ...]
-                                             [--count 48] [--guidance 7.5] [--json out.json]
+                                             [--count 48] [--guidance G] [--json out.json]
 """
 
 from __future__ import annotations
@@ -51,12 +51,13 @@ def main() -> None:
     parser.add_argument("--weights", default=None, help="Weights URI replacing the preset's.")
     parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
     parser.add_argument("--count", type=int, default=48, help="Held-out clips (the first shapes-bench prompts).")
-    parser.add_argument("--guidance", type=float, default=7.5)
+    parser.add_argument("--guidance", type=float, default=None, help="Guidance scale (default: the preset's).")
     parser.add_argument("--entry-band", type=float, default=0.2, help="The world's entry_band (the training data's).")
     parser.add_argument("--json", type=Path, default=Path("bench/results/attributes_by_start_time.json"))
     args = parser.parse_args()
 
     pipe = zoo.load(args.preset, overrides=args.override, weights=args.weights)
+    guidance = pipe.sampler.guidance if args.guidance is None else args.guidance
     tae, backbone, conditioner = pipe.autoencoder.eval(), pipe.backbone.eval(), pipe.conditioner.eval()
     prompts = heldout_prompts(args.count)
     frames = pipe.spec.pipeline.params.frames
@@ -72,7 +73,7 @@ def main() -> None:
         for t0 in STARTS:
             x = t0 * x1 + (1 - t0) * noise
             if t0 < 1:
-                x = integrate(backbone_velocity(backbone), x, t0, cond, null, args.guidance)
+                x = integrate(backbone_velocity(backbone), x, t0, cond, null, guidance)
             video = tae.decode(tae.denormalize(x), frames=frames).clamp(-1, 1)
             scores = [score(video[i], p.attributes) for i, p in enumerate(prompts)]
             rows.append({"start": t0, **{a: float(np.mean([s[a] for s in scores if a in s])) for a in ATTRIBUTES}})
@@ -84,7 +85,7 @@ def main() -> None:
         print(f"{label:>9}" + "".join(f"{row[a]:>9.2f}" for a in ATTRIBUTES))
     print(f"{args.count} clips x {len(STARTS)} starts in {seconds:.1f} s")
     result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "count": args.count,
-              "guidance": args.guidance, "entry_band": args.entry_band, "steps_per_unit": STEPS_PER_UNIT,
+              "guidance": guidance, "entry_band": args.entry_band, "steps_per_unit": STEPS_PER_UNIT,
               "seconds": seconds, "rows": rows}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -9,7 +9,8 @@ time is wall seconds per video. Meaningful on trained weights: pass them with --
 Target (issue acceptance): linear-quadratic-50's error <= linear-100's.
 
 It also measures where the guided velocity changes along the reference path: ``|dv/dt|`` in 20 bins
-of t (finite differences 16 reference steps apart, which smooths the network's step-to-step jitter).
+of t (finite differences 0.016 of the path apart, 16 steps of a 1000-step reference, which smooths the
+network's step-to-step jitter).
 Euler's error over a grid with steps ``h(t)`` is about ``sum h(t)^2 |dv/dt| / 2``, so the best
 ``n``-step grid puts steps with density proportional to ``sqrt(|dv/dt|)``; that curvature-adapted
 50-step grid is run too. If even it loses to linear-100, no 50-step Euler grid can win on this model.
@@ -31,8 +32,10 @@ from zoo.flow.solvers import EulerSolver
 from zoo.spec.params import component
 
 CURVATURE_BINS = 20
-CURVATURE_LAG = 16  # reference steps between the two velocities of a finite difference
-PROMPTS = ["a red circle moving left", "a small blue square bouncing", "a green triangle moving up on a gray background"]
+CURVATURE_LAG_T = 0.016  # flow time between the two velocities of a finite difference (16 of 1000 steps)
+PROMPTS = [
+    "a red circle moving left", "a small blue square bouncing", "a green triangle moving up on a gray background",
+]
 SCHEDULES = {
     "linear-25": {"type": "linear", "steps": 25},
     "linear-50": {"type": "linear", "steps": 50},
@@ -60,8 +63,8 @@ class FixedGrid:
 class VelocityRecorder(EulerSolver):
     """Euler that keeps the guided velocity of every step, per run (for the reference path)."""
 
-    def __init__(self, schedule: LinearSchedule, guidance: float):
-        super().__init__(schedule, guidance=guidance)
+    def __init__(self, schedule: LinearSchedule, guidance: float, guidance_interval: tuple[float, float] | None):
+        super().__init__(schedule, guidance=guidance, guidance_interval=guidance_interval)
         self.runs: list[list[Tensor]] = []
 
     def sample(self, *args, **kwargs) -> Tensor:
@@ -78,12 +81,22 @@ class VelocityRecorder(EulerSolver):
         return torch.cat([torch.stack(run) for run in self.runs], dim=1)
 
 
-def curvature_profile(velocity: Tensor, bins: int = CURVATURE_BINS, lag: int = CURVATURE_LAG) -> Tensor:
+def curvature_lag(steps: int) -> int:
+    """Reference steps between the two velocities of a finite difference: ``CURVATURE_LAG_T`` of the path."""
+    return max(1, round(steps * CURVATURE_LAG_T))
+
+
+def curvature_profile(velocity: Tensor, bins: int = CURVATURE_BINS) -> Tensor:
     """Mean ``|dv/dt|`` per t-bin ``(bins,)`` from the velocities ``(n, B, ...)`` of an n-step linear grid."""
     n = velocity.shape[0]
+    lag = curvature_lag(n)
     change = (velocity[lag:] - velocity[:-lag]).flatten(1).abs().mean(1) * n / lag  # (n - lag,)
     starts = torch.arange(n - lag, dtype=torch.float64) / n
-    return torch.stack([change[(starts >= b / bins) & (starts < (b + 1) / bins)].mean() for b in range(bins)])
+    in_bin = [(starts >= b / bins) & (starts < (b + 1) / bins) for b in range(bins)]
+    if not all(mask.any() for mask in in_bin):
+        raise SystemExit(f"error: a {n}-step reference leaves some of the {bins} curvature bins empty; "
+                         f"use --reference-steps {2 * bins} or more")
+    return torch.stack([change[mask].mean() for mask in in_bin])
 
 
 def adapted_grid(profile: Tensor, steps: int) -> Tensor:
@@ -116,6 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     pipe = zoo.load(args.model, weights=args.weights)
     guidance = pipe.sampler.guidance if args.guidance is None else args.guidance
+    interval = pipe.sampler.guidance_interval  # the preset's, for the reference and every grid alike
 
     def run(sampler: EulerSolver) -> tuple[Tensor, float]:
         outs, start = [], time.perf_counter()
@@ -127,14 +141,14 @@ def main() -> None:
     def euler(schedule: dict) -> EulerSolver:
         return component("sampler", "euler", schedule=schedule).build()
 
-    recorder = VelocityRecorder(LinearSchedule(args.reference_steps), guidance=guidance)
+    recorder = VelocityRecorder(LinearSchedule(args.reference_steps), guidance, interval)
     reference, ref_seconds = run(recorder)
     profile = curvature_profile(recorder.velocities())
     grids = {name: euler(schedule).timesteps() for name, schedule in SCHEDULES.items()}
     grids["curvature-adapted-50"] = adapted_grid(profile, 50)
     rows = [{"schedule": f"linear-{args.reference_steps} (reference)", "error": 0.0, "seconds_per_video": ref_seconds}]
     for name, times in grids.items():
-        latents, seconds = run(EulerSolver(FixedGrid(times), guidance=guidance))
+        latents, seconds = run(EulerSolver(FixedGrid(times), guidance=guidance, guidance_interval=interval))
         rows.append({"schedule": name, "error": (latents - reference).abs().mean().item(), "seconds_per_video": seconds,
                      "estimate": euler_error_estimate(profile, times)})
     print(f"{'schedule':<28} {'mean |err|':>11} {'estimate':>9} {'s/video':>9}")
@@ -150,9 +164,10 @@ def main() -> None:
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"model": args.model, "weights": args.weights, "prompts": PROMPTS, "seeds": args.seeds,
-                               "guidance": guidance,
+                               "guidance": guidance, "guidance_interval": interval,
                                "rows": rows, "lq50_beats_linear100": verdict,
-                               "curvature": {"bins": CURVATURE_BINS, "lag": CURVATURE_LAG, "dv_dt": profile.tolist()},
+                               "curvature": {"bins": CURVATURE_BINS, "lag": curvature_lag(args.reference_steps),
+                                             "dv_dt": profile.tolist()},
                                "curvature_adapted_50_times": grids["curvature-adapted-50"].tolist()}, indent=2))
     print(f"wrote {out}")
 
