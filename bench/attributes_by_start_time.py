@@ -17,6 +17,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -35,13 +36,17 @@ STEPS_PER_UNIT = 50
 """Euler steps for the whole of [0, 1]; a start at ``t0`` takes ``(1 − t0)`` of them (at least 2)."""
 
 
-def integrate(velocity, x: torch.Tensor, t0: float, cond, null, guidance: float) -> torch.Tensor:
-    """Euler on a linear grid from ``t0`` to 1: latents ``(B, C, T, H, W)`` at t0 -> samples at t = 1."""
+def integrate(velocity, x: torch.Tensor, t0: float, cond, null, guidance: Callable[[float], float]) -> torch.Tensor:
+    """Euler on a linear grid from ``t0`` to 1: latents ``(B, C, T, H, W)`` at t0 -> samples at t = 1.
+
+    ``guidance(t)`` is the scale at flow time ``t`` (the preset sampler's ``guidance_at``, which honours
+    its ``guidance_interval``).
+    """
     steps = max(2, round(STEPS_PER_UNIT * (1 - t0)))
     times = torch.linspace(t0, 1, steps + 1, dtype=torch.float64).tolist()
     for t, t_next in zip(times[:-1], times[1:]):
         t_batch = torch.full((x.shape[0],), t, dtype=torch.float32)
-        x = x + (t_next - t) * guided_velocity(velocity, x, t_batch, cond, null, guidance)
+        x = x + (t_next - t) * guided_velocity(velocity, x, t_batch, cond, null, guidance(t))
     return x
 
 
@@ -73,7 +78,8 @@ def main() -> None:
         for t0 in STARTS:
             x = t0 * x1 + (1 - t0) * noise
             if t0 < 1:
-                x = integrate(backbone_velocity(backbone), x, t0, cond, null, guidance)
+                x = integrate(backbone_velocity(backbone), x, t0, cond, null,
+                              lambda t: pipe.sampler.guidance_at(t, guidance))
             video = tae.decode(tae.denormalize(x), frames=frames).clamp(-1, 1)
             scores = [score(video[i], p.attributes) for i, p in enumerate(prompts)]
             rows.append({"start": t0, **{a: float(np.mean([s[a] for s in scores if a in s])) for a in ATTRIBUTES}})
