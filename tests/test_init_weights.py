@@ -56,3 +56,17 @@ def test_a_shape_change_outside_exclude_is_an_error(donor):
     partial = InitWeights(uri=str(path), exclude=["backbone.patchify"])  # the final projection changed too
     with pytest.raises(ZooError, match="unpatchify"):
         build_pipeline(ModelRef(preset="moviegen-video-tiny", overrides=PATCH4), [partial])
+
+
+def test_exclude_deepens_a_trained_backbone_with_identity_blocks(donor):
+    path, state = donor
+    layers = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("backbone.blocks."))
+    deeper = [f"components.backbone.layers={layers + 1}", "components.backbone.zero_init_residual=true"]
+    entry = InitWeights(uri=str(path), exclude=[f"backbone.blocks.{layers}"])
+    pipe = build_pipeline(ModelRef(preset="moviegen-video-tiny", overrides=deeper), [entry])
+    loaded = pipe.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+    new = pipe.backbone.blocks[layers]
+    x, cond = torch.randn(2, 6, new.ffn.w2.out_features), torch.randn(2, 6, new.ffn.w2.out_features)
+    context = torch.randn(2, 3, pipe.backbone.params.context_dim or pipe.backbone.params.dim)
+    assert torch.equal(new(x, cond, context, None), x)

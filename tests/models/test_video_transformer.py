@@ -82,6 +82,15 @@ def test_fresh_block_is_identity_on_its_input(adaln):
     assert torch.equal(block(x, cond, torch.randn(2, 5, 24), None), x)
 
 
+@pytest.mark.parametrize("zero_init_residual", [False, True])
+def test_zero_init_residual_block_is_identity_under_a_trained_shared_modulation(zero_init_residual):
+    trained = randomized(tiny())  # a trained model's shared adaLN gives a new block non-zero gates
+    grown = tiny(layers=3, zero_init_residual=zero_init_residual)
+    x, cond = torch.randn(2, 10, 32), trained.shared_modulation(torch.randn(2, 32))
+    out = grown.blocks[2](x, cond, torch.randn(2, 5, 24), None)
+    assert torch.equal(out, x) == zero_init_residual
+
+
 def test_position_embedding_is_added_at_every_block_input():
     model = tiny(layers=3)
     seen = []

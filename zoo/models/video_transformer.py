@@ -99,6 +99,12 @@ class VideoTransformerParams(Params):
         "Linear(D, 6D) plus a learned table per block (fits the 30B count); 'per-block' = Linear(D, 6D) per block.",
     )
     timestep_frequency_dim: PositiveInt = Field(256, description="Width of the sinusoidal timestep features (DiT).")
+    zero_init_residual: bool = Field(
+        False,
+        description="Start the self-attention and FFN output projections at zero as well, so every block starts "
+        "as the identity: blocks added to a trained model (weights loaded with init.exclude) leave its output "
+        "unchanged. Not in the paper sources.",
+    )
 
     @model_validator(mode="after")
     def _check_shapes(self) -> VideoTransformerParams:
@@ -193,7 +199,8 @@ class VideoTransformer(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """Xavier-uniform Linear weights and zero biases (DiT); zero cross-attention and final outputs.
+        """Xavier-uniform Linear weights and zero biases (DiT); zero cross-attention and final outputs
+        (and, with ``zero_init_residual``, zero self-attention and FFN outputs).
 
         Modulation layers initialise themselves to zero; the timestep MLP to N(0, 0.02).
         """
@@ -202,6 +209,9 @@ class VideoTransformer(nn.Module):
                 if isinstance(layer, nn.Linear):
                     nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(block.cross_attn.out.weight)  # PixArt-α: cross-attention starts switched off
+            if self.params.zero_init_residual:  # with adaLN-single the gates are not zero, so zero the outputs
+                nn.init.zeros_(block.self_attn.out.weight)
+                nn.init.zeros_(block.ffn.w2.weight)
         conv = self.patchify.proj
         nn.init.xavier_uniform_(conv.weight.view(conv.weight.shape[0], -1))
         nn.init.zeros_(conv.bias)
