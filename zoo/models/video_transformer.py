@@ -102,8 +102,8 @@ class VideoTransformerParams(Params):
     zero_init_residual: bool = Field(
         False,
         description="Start the self-attention and FFN output projections at zero as well, so every block starts "
-        "as the identity: blocks added to a trained model (weights loaded with init.exclude) leave its output "
-        "unchanged. Not in the paper sources.",
+        "as the identity: blocks added to a trained model (weights loaded with init.exclude) change its output "
+        "only by the position table added at each block's input. Not in the paper sources.",
     )
 
     @model_validator(mode="after")
