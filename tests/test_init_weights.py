@@ -66,7 +66,6 @@ def test_exclude_deepens_a_trained_backbone_with_identity_blocks(donor):
     pipe = build_pipeline(ModelRef(preset="moviegen-video-tiny", overrides=deeper), [entry])
     loaded = pipe.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
-    new = pipe.backbone.blocks[layers]
-    x, cond = torch.randn(2, 6, new.ffn.w2.out_features), torch.randn(2, 6, new.ffn.w2.out_features)
-    context = torch.randn(2, 3, pipe.backbone.params.context_dim or pipe.backbone.params.dim)
-    assert torch.equal(new(x, cond, context, None), x)
+    dim, context_dim = pipe.backbone.params.dim, pipe.backbone.params.context_dim or pipe.backbone.params.dim
+    x, cond, context = torch.randn(2, 6, dim), torch.randn(2, 6, dim), torch.randn(2, 3, context_dim)
+    assert torch.equal(pipe.backbone.blocks[layers](x, cond, context, None), x)
