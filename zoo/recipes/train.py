@@ -74,6 +74,10 @@ class TrainRecipeParams(Params):
     batch_size: PositiveInt = Field(8, description="Samples per batch (per device).")
     optim: OptimizerParams = Field(default_factory=OptimizerParams, description="AdamW and its schedule.")
     ema_decay: float | None = Field(0.999, gt=0, lt=1, description="EMA of trained weights; None = off.")
+    motion_loss_weight: float = Field(
+        1.0, gt=0, description="Text-to-video: weight of the flow-matching error's part that changes over the "
+        "latent frames (the motion) against the still part's 1; 1 = the plain loss. The validation loss stays plain."
+    )
     trainer: TrainerParams = Field(default_factory=TrainerParams, description="Lightning Trainer settings.")
     seed: NonNegativeInt = Field(0, description="Seed of every random draw (data, noise, times, dropout).")
     output_dir: str = Field("runs/{name}", description="Run directory; {name} is replaced by the run name.")
@@ -145,7 +149,10 @@ class TrainRecipe:
         if pipe.spec.pipeline.type == "text-to-video":
             from zoo.tasks.flow_matching import FlowMatchingTask
 
-            return FlowMatchingTask(pipe, optim, stage.steps, ema_decay=self.p.ema_decay, seed=self.p.seed)
+            return FlowMatchingTask(
+                pipe, optim, stage.steps, ema_decay=self.p.ema_decay, seed=self.p.seed,
+                motion_loss_weight=self.p.motion_loss_weight,
+            )
         if pipe.spec.pipeline.type == "video-autoencoder":
             from zoo.tasks.autoencoder import AutoencoderTask
 

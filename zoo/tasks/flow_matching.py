@@ -39,6 +39,18 @@ def ema_by_layout(decay: float) -> Any:
     return update_by_layout
 
 
+def temporal_deviation_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean square of the error's deviation from its mean over the latent frames (axis 2 of ``(B, C, T, H, W)``).
+
+    The error splits into that mean (still content) and the deviation (what changes over time, the motion),
+    whose squares add up to the full error's. Images (``T = 1``) give 0.
+    """
+    if pred.dim() != 5 or pred.shape[2] == 1:
+        return pred.new_zeros((), dtype=torch.float32)
+    error = pred.float() - target.float()
+    return (error - error.mean(dim=2, keepdim=True)).square().mean()
+
+
 class FlowMatchingTask(L.LightningModule):
     """Text-to-image and text-to-video training of ``pipeline``'s backbone and text projections.
 
@@ -57,6 +69,7 @@ class FlowMatchingTask(L.LightningModule):
         *,
         ema_decay: float | None = 0.999,
         seed: int = 0,
+        motion_loss_weight: float = 1.0,
     ):
         super().__init__()
         self.backbone = pipeline.backbone
@@ -65,6 +78,7 @@ class FlowMatchingTask(L.LightningModule):
         self.flow = pipeline.flow
         self.fps = pipeline.spec.pipeline.params.fps
         self.optim, self.total_steps, self.seed = optim, total_steps, seed
+        self.motion_loss_weight = motion_loss_weight
         self.ema = AveragedModel(self.trained(), multi_avg_fn=ema_by_layout(ema_decay)) if ema_decay else None
         if self.ema is not None:
             self.ema.requires_grad_(False)
@@ -100,8 +114,8 @@ class FlowMatchingTask(L.LightningModule):
         """Shape of the batch's latents ``(B, C, t, h, w)`` (for cached or precomputed latents)."""
         return (batch["latents"] if "latents" in batch else batch["latent_mean"]).shape
 
-    def loss(self, batch: dict[str, Any], step: int) -> Tensor:
-        """Flow-matching loss of one batch with the draws of ``step``."""
+    def loss(self, batch: dict[str, Any], step: int, *, weighted: bool = True) -> Tensor:
+        """Flow-matching loss of one batch with the draws of ``step``; ``weighted`` applies ``motion_loss_weight``."""
         generator = step_generator(self.seed, step, stream=replica_rank(self._trainer))
         x1 = self.latents(batch, generator)
         captions = list(batch["caption"])
@@ -109,7 +123,11 @@ class FlowMatchingTask(L.LightningModule):
         captions = ["" if drop else caption for caption, drop in zip(captions, dropped.tolist())]
         tokens, mask = self.conditioner(captions, fps=self.fps)
         xt, t, target, _ = self.flow.training_batch(x1, generator=generator)
-        return self.flow.loss(self.backbone(xt, t, tokens, mask), target)
+        pred = self.backbone(xt, t, tokens, mask)
+        loss = self.flow.loss(pred, target)
+        if weighted and self.motion_loss_weight != 1.0:
+            loss = loss + (self.motion_loss_weight - 1.0) * temporal_deviation_loss(pred, target)
+        return loss
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         loss = self.loss(batch, self.global_step)
@@ -120,7 +138,7 @@ class FlowMatchingTask(L.LightningModule):
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         # Fixed draws per validation batch: the flow-matching validation loss tracks quality (paper §3.5).
-        loss = self.loss(batch, 10_000_000 + batch_idx)
+        loss = self.loss(batch, 10_000_000 + batch_idx, weighted=False)
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["caption"]))
         return loss
 
