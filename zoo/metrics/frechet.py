@@ -4,8 +4,9 @@
 
 The trace of the square root is taken in the symmetric form of tensorflow-gan: with A = Σ₁^{1/2},
 Tr((Σ₁ Σ₂)^{1/2}) = Tr((A Σ₂ A)^{1/2}), and A Σ₂ A is symmetric positive semi-definite, so both roots come
-from ``torch.linalg.eigh`` (tiny negative eigenvalues from rounding are clamped to 0) and no complex
-part can appear, unlike ``scipy.linalg.sqrtm`` of the non-symmetric product. Everything is float64.
+from ``torch.linalg.eigh`` (tiny negative eigenvalues from rounding are clamped to 0), the trace is the
+sum of the singular values of Σ₂^{1/2} A, and no complex part can appear, unlike ``scipy.linalg.sqrtm``
+of the non-symmetric product. Everything is float64.
 """
 
 from __future__ import annotations
@@ -41,10 +42,14 @@ def sqrtm_psd(matrix: ArrayLike) -> Tensor:
 
 
 def trace_sqrt_product(sigma1: ArrayLike, sigma2: ArrayLike) -> float:
-    """Tr((Σ₁ Σ₂)^{1/2}) as Tr((A Σ₂ A)^{1/2}) with A = Σ₁^{1/2} (both symmetric roots, float64)."""
-    root = sqrtm_psd(sigma1)
-    product = _symmetric(root @ _float64(sigma2) @ root)
-    return float(torch.linalg.eigvalsh(product).clamp(min=0).sqrt().sum())
+    """Tr((Σ₁ Σ₂)^{1/2}) as Tr((A Σ₂ A)^{1/2}) with A = Σ₁^{1/2} (both symmetric roots, float64).
+
+    That trace is the sum of the singular values of B = Σ₂^{1/2} A, since
+    BᵀB = A Σ₂ A. Taking them from ``svdvals`` of B, rather than square roots of the eigenvalues of
+    A Σ₂ A, keeps small ones accurate: a rounding error ε in an eigenvalue near 0 becomes √ε after the root.
+    """
+    product = sqrtm_psd(sigma2) @ sqrtm_psd(sigma1)
+    return float(torch.linalg.svdvals(product).sum())
 
 
 def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:
