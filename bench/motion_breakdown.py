@@ -25,7 +25,7 @@ import numpy as np
 import zoo
 from zoo.data.shapes_world import sample
 from zoo.data.shapes_world.bench import BENCH_SEED
-from zoo.data.shapes_world.readout import estimate_background, label_colours, read_video, score, to_frames
+from zoo.data.shapes_world.readout import compare, estimate_background, label_colours, read_video, to_frames
 
 REACH = 12
 """Largest background shift in pixels tried when matching textures (a pan moves about 10 in 16 frames)."""
@@ -97,11 +97,11 @@ def main() -> None:
                 attributes = item.attributes.to_dict()
                 obj, panning = attributes["objects"][0], (attributes.get("camera") or "static") != "static"
                 kind = motion_kind(obj)
-                ok = bool(score(video, attributes)["motion"])
+                read = read_video(video)
+                ok = bool(compare(read, attributes)["motion"])
                 for group in ("all", kind, f"{kind}, {'pan' if panning else 'still camera'}"):
                     right[group][0] += ok
                     right[group][1] += 1
-                read = read_video(video)
                 if not ok:
                     wrong[failure(obj["motion"], read.objects[0].motion if read.objects else None)] += 1
                 if panning:

@@ -47,7 +47,8 @@ def temporal_deviation_loss(pred: Tensor, target: Tensor) -> Tensor:
     """
     if pred.dim() != 5 or pred.shape[2] == 1:
         return pred.new_zeros((), dtype=torch.float32)
-    error = pred.float() - target.float()
+    dtype = torch.promote_types(pred.dtype, torch.float32)  # reduce as FlowMatching.loss does
+    error = pred.to(dtype) - target.to(dtype)
     return (error - error.mean(dim=2, keepdim=True)).square().mean()
 
 

@@ -362,13 +362,17 @@ def score(
     and, over all prompt objects, ``colour``, ``shape``, ``size``, ``motion``, ``speed``. Prompt objects
     are matched to the clip's objects by colour (by shape, then order, when the prompt gives no colour).
     """
+    return compare(read_video(video), prompt)
+
+
+def compare(got: SceneAttributes, prompt: str | SceneAttributes | dict[str, Any]) -> dict[str, bool]:
+    """:func:`score` of a clip already read by :func:`read_video` (``got``), so a caller reads it once."""
     if isinstance(prompt, str):
         wanted = parse_prompt(prompt)
     elif isinstance(prompt, dict):
         wanted = SceneAttributes.from_dict(prompt)
     else:
         wanted = prompt
-    got = read_video(video)
     result: dict[str, bool] = {}
     if wanted.background is not None:
         result["background"] = got.background == wanted.background
