@@ -173,7 +173,7 @@ class FVD(Metric):
             "input": "(B, 3, T, H, W) float RGB in [-1, 1]",
             "resize": p.resize,
             "covariance": p.covariance,
-            "sqrt": "symmetric: Tr(sqrt(A S_fake A)), A = sqrt(S_real), eigh, float64",
+            "sqrt": "Tr(sqrt(S_real S_fake)): singular values of sqrt(S_fake) sqrt(S_real), eigh roots, float64",
             "real_samples": p.real_samples if p.real_samples is not None else "all",
             "fake_samples": p.fake_samples,
             "real_samples_used": used["real"],
