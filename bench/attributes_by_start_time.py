@@ -30,7 +30,7 @@ from zoo.flow.guidance import guided_velocity
 from zoo.io.video import frames_to_video
 from zoo.pipelines.steps import backbone_velocity
 
-ATTRIBUTES = ("colour", "shape", "size", "motion")
+ATTRIBUTES = ("colour", "shape", "size", "motion", "camera")
 STARTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 STEPS_PER_UNIT = 50
 """Euler steps for the whole of [0, 1]; a start at ``t0`` takes ``(1 − t0)`` of them (at least 2)."""
