@@ -13,8 +13,6 @@ uses a word fully can lower its loss by about this much against a wrong word, so
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +25,8 @@ from zoo.data.shapes_world import Scene, render, sample
 from zoo.data.shapes_world.vocabulary import COLOURS, SHAPES, SIZES
 from zoo.io.video import frames_to_video
 
+from common import add_model_arguments, bench_parser, write_json
+
 SEED = 5
 """World seed of the clips (held-out split); the shapes-bench prompts use another."""
 
@@ -38,10 +38,8 @@ def edited(scene: Scene, **changes: str) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="moviegen-video-tiny", help="A preset with an autoencoder component.")
-    parser.add_argument("--weights", default=None, help="Weights URI replacing the preset's.")
-    parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
+    parser = bench_parser(__doc__)
+    add_model_arguments(parser, preset_help="A preset with an autoencoder component.")
     parser.add_argument("--count", type=int, default=48, help="Held-out clips.")
     parser.add_argument("--entry-band", type=float, default=0.2, help="The world's entry_band (the training data's).")
     parser.add_argument("--json", type=Path, default=Path("bench/results/attribute_latent_gap.json"))
@@ -78,9 +76,7 @@ def main() -> None:
     print(f"{args.count} clips in {seconds:.1f} s")
     result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "count": args.count,
               "entry_band": args.entry_band, "seconds": seconds, "gap": table, "shape_over_colour": ratio}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ accuracy falls between two start times is where the model's denoising replaces t
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -29,6 +27,8 @@ from zoo.data.shapes_world.readout import score
 from zoo.flow.guidance import guided_velocity
 from zoo.io.video import frames_to_video
 from zoo.pipelines.steps import backbone_velocity
+
+from common import add_model_arguments, bench_parser, write_json
 
 ATTRIBUTES = ("colour", "shape", "size", "motion", "camera")
 STARTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -51,10 +51,8 @@ def integrate(velocity, x: torch.Tensor, t0: float, cond, null, guidance: Callab
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="moviegen-video-tiny", help="A text-to-video preset.")
-    parser.add_argument("--weights", default=None, help="Weights URI replacing the preset's.")
-    parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
+    parser = bench_parser(__doc__)
+    add_model_arguments(parser, preset_help="A text-to-video preset.")
     parser.add_argument("--count", type=int, default=48, help="Held-out clips (the first shapes-bench prompts).")
     parser.add_argument("--guidance", type=float, default=None, help="Guidance scale (default: the preset's).")
     parser.add_argument("--entry-band", type=float, default=0.2, help="The world's entry_band (the training data's).")
@@ -93,9 +91,7 @@ def main() -> None:
     result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "count": args.count,
               "guidance": guidance, "entry_band": args.entry_band, "steps_per_unit": STEPS_PER_UNIT,
               "seconds": seconds, "rows": rows}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

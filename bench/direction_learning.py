@@ -21,8 +21,6 @@ matters where the noisy latent does not already show the object).
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
@@ -33,6 +31,8 @@ from zoo.flow.path import FlowMatching
 from zoo.flow.timesteps import LogitNormalSampler
 from zoo.models.video_transformer import VideoTransformer, VideoTransformerParams
 from zoo.spec.load import load_spec
+
+from common import add_model_arguments, bench_parser, write_json
 
 LATENT = (8, 4, 8, 8)  # (C, T, H, W)
 FILLERS, VOCABULARY, BATCH = 20, 64, 16
@@ -105,9 +105,8 @@ def train(params: VideoTransformerParams, mean: float, steps: int, every: int, s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", default="moviegen-video-tiny", help="Preset whose backbone shape is trained.")
-    parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
+    parser = bench_parser(__doc__)
+    add_model_arguments(parser, preset_help="Preset whose backbone shape is trained.", weights=False)
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--means", type=float, nargs="+", default=[0.0, -1.0, -1.5], help="Logit-normal means.")
@@ -125,10 +124,8 @@ def main() -> None:
     print(f"{'mean':>6} {'step':>6} {'loss':>8} {'layout gap':>11} {'motion gap':>11}   (data: +4 / +6 columns)")
     for row in rows:
         print(f"{row['mean']:6.1f} {row['step']:6d} {row['loss']:8.4f} {row['layout_gap']:+11.2f} {row['motion_gap']:+11.2f}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"preset": args.preset, "overrides": args.override, "zoo": zoo.__version__,
-                                     "steps": args.steps, "rows": rows}, indent=2))
-    print(f"wrote {args.json}")
+    write_json(args.json, {"preset": args.preset, "overrides": args.override, "zoo": zoo.__version__,
+                           "steps": args.steps, "rows": rows})
 
 
 if __name__ == "__main__":

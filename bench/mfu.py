@@ -26,7 +26,6 @@ MFU is meaningful only on a GPU.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -35,6 +34,8 @@ import torch
 
 from zoo.models.video_transformer import VideoTransformer, VideoTransformerParams
 from zoo.parallel.estimate import GPUS, backbone_buckets, train_flops
+
+from common import bench_parser, write_json
 
 SHAPES = {
     "1b": dict(layers=16, dim=2048, heads=16, ffn_dim=5632),
@@ -120,7 +121,7 @@ def _si(n: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--shapes", nargs="+", default=["1b", "3b"], choices=sorted(SHAPES))
     parser.add_argument("--tokens", type=int, nargs="+", default=[8192, 32768])
     parser.add_argument("--text-tokens", type=int, default=256)
@@ -158,11 +159,8 @@ def main() -> None:
     print(f"MFU against {gpu.name}, {gpu.peak_tflops:g} dense bf16 TFLOP/s"
           + ("" if device == "cuda" else " (this is a CPU: the MFU column is not meaningful)"))
     out = Path(args.json or ("bench/results/mfu.json" if device == "cuda" else "bench/results/mfu-cpu.json"))
-    out.parent.mkdir(parents=True, exist_ok=True)
     name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
-    result = {"device": name, "peak_tflops": gpu.peak_tflops, "args": vars(args), "rows": rows}
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    write_json(out, {"device": name, "peak_tflops": gpu.peak_tflops, "args": vars(args), "rows": rows})
 
 
 if __name__ == "__main__":

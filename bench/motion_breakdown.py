@@ -14,8 +14,6 @@ draws the pan at all.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -26,6 +24,8 @@ import zoo
 from zoo.data.shapes_world import sample
 from zoo.data.shapes_world.bench import BENCH_SEED
 from zoo.data.shapes_world.readout import compare, estimate_background, label_colours, read_video, to_frames
+
+from common import add_model_arguments, bench_parser, write_json
 
 REACH = 12
 """Largest background shift in pixels tried when matching textures (a pan moves about 10 in 16 frames)."""
@@ -71,10 +71,8 @@ def texture_match(frames: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="moviegen-video-tiny")
-    parser.add_argument("--weights", default=None, help="Weights URI replacing the preset's.")
-    parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
+    parser = bench_parser(__doc__)
+    add_model_arguments(parser)
     parser.add_argument("--count", type=int, default=64, help="Prompts.")
     parser.add_argument("--seeds", default="0,1", help="Comma-separated sampling seeds.")
     parser.add_argument("--guidance", type=float, default=None, help="Guidance scale; default: the preset's.")
@@ -128,9 +126,7 @@ def main() -> None:
         "wrong_read_as": dict(wrong), "pan_camera_read": [camera_right, panned],
         "pan_texture_match": texture["texture match"], "pan_texture_match_renders": texture["texture match, renders"],
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

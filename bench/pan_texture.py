@@ -14,8 +14,6 @@ texture's signal-to-noise ratio ``t² E / (1 − t)²`` at flow times ``t`` of t
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +26,8 @@ from zoo.data.shapes_world import render, sample
 from zoo.io.video import frames_to_video
 from zoo.tasks.flow_matching import temporal_deviation_loss
 
+from common import add_model_arguments, bench_parser, write_json
+
 SEED = 5
 """World seed of the clips (held-out split); the shapes-bench prompts use another."""
 
@@ -35,10 +35,8 @@ TIMES = (0.5, 0.7, 0.9)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="moviegen-video-tiny", help="A preset with an autoencoder component.")
-    parser.add_argument("--weights", default=None, help="Weights URI replacing the preset's.")
-    parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
+    parser = bench_parser(__doc__)
+    add_model_arguments(parser, preset_help="A preset with an autoencoder component.")
     parser.add_argument("--count", type=int, default=24, help="Held-out clips with a pan.")
     parser.add_argument("--entry-band", type=float, default=0.2, help="The world's entry_band (the training data's).")
     parser.add_argument("--json", type=Path, default=Path("bench/results/pan_texture.json"))
@@ -75,9 +73,7 @@ def main() -> None:
     result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "count": args.count,
               "entry_band": args.entry_band, "seconds": seconds, "mean_square": mean, "shares": shares,
               "texture_snr": snr}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

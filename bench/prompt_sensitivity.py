@@ -18,9 +18,7 @@ mirroring the width is reported too.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +33,8 @@ from zoo.data.shapes_world.vocabulary import COLOURS, SHAPES
 from zoo.io.video import frames_to_video
 from zoo.metrics.flow_loss import fixed_problem, validation_loss
 from zoo.tasks.seeding import step_generator
+
+from common import add_model_arguments, bench_parser, write_json
 
 OPPOSITE = {
     "left": "right", "right": "left", "up": "down", "down": "up",
@@ -84,10 +84,8 @@ def order_dependence(pipe, video: torch.Tensor, captions: list[str], dim: int) -
 
 @torch.no_grad()
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="moviegen-video-tiny")
-    parser.add_argument("--weights", default=None, help="Weights URI replacing the preset's.")
-    parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
+    parser = bench_parser(__doc__)
+    add_model_arguments(parser)
     parser.add_argument("--clips", type=int, default=32)
     parser.add_argument("--entry-band", type=float, default=0.2,
                         help="Shapes-world entry_band of the clips: that of the model's training data.")
@@ -126,9 +124,7 @@ def main() -> None:
               "entry_band": args.entry_band,
               "example": {name: texts[0] for name, texts in captions.items()},
               "loss_true": losses["true"], "gap": gaps, "order_dependence": order}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

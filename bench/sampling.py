@@ -4,7 +4,7 @@ For a fixed set of prompts and seeds, every schedule starts from the same noise;
 absolute difference of its final latents from the reference's (normalised latent units), and the
 time is wall seconds per video. Meaningful on trained weights: pass them with --weights.
 
-    python bench/sampling.py [--model moviegen-video-tiny] [--weights URI] [--reference-steps 1000]
+    python bench/sampling.py [--preset moviegen-video-tiny] [--weights URI] [-o KEY=VALUE ...] [--reference-steps 1000]
 
 Target (issue acceptance): linear-quadratic-50's error <= linear-100's.
 
@@ -18,10 +18,7 @@ Euler's error over a grid with steps ``h(t)`` is about ``sum h(t)^2 |dv/dt| / 2`
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -30,6 +27,8 @@ import zoo
 from zoo.flow.schedules import LinearSchedule
 from zoo.flow.solvers import EulerSolver
 from zoo.spec.params import component
+
+from common import add_model_arguments, bench_parser, write_json
 
 CURVATURE_BINS = 20
 CURVATURE_LAG_T = 0.016  # flow time between the two velocities of a finite difference (16 of 1000 steps)
@@ -119,15 +118,14 @@ def euler_error_estimate(profile: Tensor, times: Tensor) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="moviegen-video-tiny")
-    parser.add_argument("--weights", help="weights URI (default: the preset's)")
+    parser = bench_parser(__doc__)
+    add_model_arguments(parser, preset_help="A text-to-video preset.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--reference-steps", type=int, default=1000)
     parser.add_argument("--guidance", type=float, default=None)
     parser.add_argument("--json", default="bench/results/sampling.json")
     args = parser.parse_args()
-    pipe = zoo.load(args.model, weights=args.weights)
+    pipe = zoo.load(args.preset, overrides=args.override, weights=args.weights)
     guidance = pipe.sampler.guidance if args.guidance is None else args.guidance
     interval = pipe.sampler.guidance_interval  # the preset's, for the reference and every grid alike
 
@@ -161,15 +159,12 @@ def main() -> None:
     by_name = {r["schedule"]: r["error"] for r in rows}
     verdict = by_name["linear-quadratic-50"] <= by_name["linear-100"]
     print(f"linear-quadratic-50 error <= linear-100 error: {verdict}")
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"model": args.model, "weights": args.weights, "prompts": PROMPTS, "seeds": args.seeds,
-                               "guidance": guidance, "guidance_interval": interval,
-                               "rows": rows, "lq50_beats_linear100": verdict,
-                               "curvature": {"bins": CURVATURE_BINS, "lag": curvature_lag(args.reference_steps),
-                                             "dv_dt": profile.tolist()},
-                               "curvature_adapted_50_times": grids["curvature-adapted-50"].tolist()}, indent=2))
-    print(f"wrote {out}")
+    write_json(args.json, {"model": args.preset, "weights": args.weights, "overrides": args.override,
+                           "prompts": PROMPTS, "seeds": args.seeds, "guidance": guidance, "guidance_interval": interval,
+                           "rows": rows, "lq50_beats_linear100": verdict,
+                           "curvature": {"bins": CURVATURE_BINS, "lag": curvature_lag(args.reference_steps),
+                                         "dv_dt": profile.tolist()},
+                           "curvature_adapted_50_times": grids["curvature-adapted-50"].tolist()})
 
 
 if __name__ == "__main__":

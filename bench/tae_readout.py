@@ -11,8 +11,6 @@ model's shapes-bench figures.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
@@ -24,12 +22,12 @@ from zoo.data.shapes_world.bench import BENCH_SEED, heldout_prompts
 from zoo.io.video import frames_to_video
 from zoo.metrics.attribute_accuracy import AttributeAccuracy
 
+from common import add_model_arguments, bench_parser, write_json
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="moviegen-tae-tiny", help="A preset with an autoencoder component.")
-    parser.add_argument("--weights", default=None, help="Weights URI replacing the preset's.")
-    parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
+    parser = bench_parser(__doc__)
+    add_model_arguments(parser, preset="moviegen-tae-tiny", preset_help="A preset with an autoencoder component.")
     parser.add_argument("--count", type=int, default=64, help="Held-out clips.")
     parser.add_argument("--json", type=Path, default=Path("bench/results/tae_readout.json"))
     args = parser.parse_args()
@@ -55,9 +53,7 @@ def main() -> None:
     print(f"{args.count} clips in {seconds:.1f} s")
     result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "count": args.count,
               "seconds": seconds, **rows}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,13 @@ Target (issue acceptance): tiled peak at 256 frames within 1.2x of the tiled pea
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
-from pathlib import Path
+
+from common import bench_parser, write_json
 
 MMAP_THRESHOLD = 128 * 1024  # bytes: glibc's initial M_MMAP_THRESHOLD, kept fixed in the children
 CHILD = r"""
@@ -73,7 +73,7 @@ def measure(preset: str, frames: int, tiled: bool, repeats: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--frames", type=int, nargs="+", default=[32, 64, 128, 256])
     parser.add_argument("--preset", default="moviegen-tae-tiny")
     parser.add_argument("--repeats", type=int, default=3, help="Fresh processes per case; the median counts.")
@@ -88,12 +88,8 @@ def main() -> None:
     tiled = [r for r in rows if r["tiled"]]
     ratio = tiled[-1]["peak_growth_mib"] / tiled[0]["peak_growth_mib"]
     print(f"tiled peak ratio {args.frames[-1]} / {args.frames[0]} frames: {ratio:.2f} (target <= 1.2)")
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"preset": args.preset, "repeats": args.repeats, "mmap_threshold": MMAP_THRESHOLD, "rows": rows,
-              "tiled_ratio": ratio}
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    write_json(args.json, {"preset": args.preset, "repeats": args.repeats, "mmap_threshold": MMAP_THRESHOLD,
+                           "rows": rows, "tiled_ratio": ratio})
 
 
 if __name__ == "__main__":

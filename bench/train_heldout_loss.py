@@ -13,8 +13,6 @@ clearly lower on the first set than on the second; a model that only underfits s
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
@@ -24,6 +22,8 @@ import zoo
 from zoo.data.shapes_world import sample
 from zoo.io.video import frames_to_video
 from zoo.metrics.flow_loss import DEFAULT_TIMES, validation_loss
+
+from common import add_model_arguments, bench_parser, write_json
 
 BATCH = 16
 HELDOUT_SEED = 2024
@@ -41,10 +41,8 @@ def batches(first: int, clips: int, split: str, seed: int, entry_band: float) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="moviegen-video-tiny", help="A text-to-video preset.")
-    parser.add_argument("--weights", default=None, help="Weights URI replacing the preset's.")
-    parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
+    parser = bench_parser(__doc__)
+    add_model_arguments(parser, preset_help="A text-to-video preset.")
     parser.add_argument("--clips", type=int, default=64, help="Clips per set.")
     parser.add_argument("--data-seed", type=int, default=1, help="World seed of the training cache (cache recipe).")
     parser.add_argument("--unseen-from", type=int, default=40000, help="First item beyond the cache's videos.")
@@ -73,9 +71,7 @@ def main() -> None:
     result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "clips": args.clips,
               "data_seed": args.data_seed, "unseen_from": args.unseen_from, "entry_band": args.entry_band,
               "seconds": seconds, "loss": rows}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,8 @@ Target (issue acceptance): Lightning overhead <= 10 %.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 
 import zoo
 import lightning as L
@@ -28,6 +25,8 @@ from zoo.data.batches import MixedBatches
 from zoo.spec.params import component
 from zoo.tasks.flow_matching import FlowMatchingTask
 from zoo.tasks.optim import OptimizerParams
+
+from common import bench_parser, write_json
 
 
 class ListStream(IterableDataset):
@@ -90,7 +89,7 @@ def bare_round(batches: list, warmup: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
@@ -112,10 +111,7 @@ def main() -> None:
     for r in rows:
         print(f"{r['round']:>5} {r['lightning']:>18.3f} {r['bare']:>13.3f}")
     print(f"median Lightning overhead: {100 * overhead:.1f} % (target <= 10 %)")
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "rounds": rows, "median_overhead": overhead}, indent=2))
-    print(f"wrote {out}")
+    write_json(args.json, {"args": vars(args), "rounds": rows, "median_overhead": overhead})
 
 
 if __name__ == "__main__":

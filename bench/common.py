@@ -1,0 +1,35 @@
+"""What the benchmark scripts share: their command line's model arguments and the JSON they write.
+
+The scripts run as ``python bench/NAME.py``, which puts ``bench/`` on ``sys.path``, so they import this
+module as ``common``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A parser whose description is the first paragraph of the script's docstring."""
+    return argparse.ArgumentParser(description=(doc or "").split("\n\n")[0].strip())
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, preset: str = "moviegen-video-tiny",
+                        preset_help: str = "The preset to load.", weights: bool = True) -> None:
+    """``--preset``, ``--weights`` (unless ``weights=False``) and repeatable ``-o KEY=VALUE`` overrides."""
+    parser.add_argument("--preset", default=preset, help=preset_help)
+    if weights:
+        parser.add_argument("--weights", default=None, help="Weights URI replacing the preset's.")
+    parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
+
+
+def write_json(path: str | Path, result: dict[str, Any]) -> Path:
+    """Write ``result`` as indented JSON at ``path`` (parents made), say so, and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path

@@ -1,0 +1,52 @@
+"""The benchmark scripts stay runnable: each imports and parses its command line, and the shared helper
+writes the JSON they report."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+SCRIPTS = sorted(p for p in BENCH.glob("*.py") if p.name != "common.py")
+
+
+@pytest.fixture
+def bench_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))  # what `python bench/NAME.py` does
+    yield
+    sys.modules.pop("common", None)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_every_bench_script_prints_its_help(script, bench_on_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [str(script), "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(str(script), run_name="__main__")
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage:") and "--json" in out
+
+
+def test_model_arguments_and_json_from_the_shared_helper(bench_on_path, tmp_path, capsys):
+    from common import add_model_arguments, bench_parser, write_json
+
+    parser = bench_parser("First paragraph\nof the doc.\n\nDetails that stay out.")
+    add_model_arguments(parser, preset="moviegen-tae-tiny")
+    args = parser.parse_args(["--weights", "w.safetensors", "-o", "a=1", "-o", "b=2"])
+    assert (args.preset, args.weights, args.override) == ("moviegen-tae-tiny", "w.safetensors", ["a=1", "b=2"])
+    assert parser.description == "First paragraph\nof the doc."
+
+    no_weights = bench_parser(None)
+    add_model_arguments(no_weights, weights=False)
+    assert not hasattr(no_weights.parse_args([]), "weights")
+    with pytest.raises(SystemExit):
+        no_weights.parse_args(["--weights", "w"])
+
+    path = write_json(tmp_path / "deep" / "out.json", {"rows": [1, 2]})
+    assert json.loads(path.read_text()) == {"rows": [1, 2]}
+    assert f"wrote {path}" in capsys.readouterr().out
