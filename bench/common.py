@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from zoo.io.atomic import atomic_write
+
 
 def bench_parser(doc: str | None) -> argparse.ArgumentParser:
     """A parser whose description is the first paragraph of the script's docstring."""
@@ -27,9 +29,13 @@ def add_model_arguments(parser: argparse.ArgumentParser, preset: str = "moviegen
 
 
 def write_json(path: str | Path, result: dict[str, Any]) -> Path:
-    """Write ``result`` as indented JSON at ``path`` (parents made), say so, and return the path."""
+    """Write ``result`` as indented JSON at ``path`` (parents made), say so, and return the path.
+
+    The write is atomic (:func:`zoo.io.atomic.atomic_write`), like the recipes' reports: a run stopped
+    while writing leaves the previous results file whole.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
     return path

@@ -49,4 +49,5 @@ def test_model_arguments_and_json_from_the_shared_helper(bench_on_path, tmp_path
 
     path = write_json(tmp_path / "deep" / "out.json", {"rows": [1, 2]})
     assert json.loads(path.read_text()) == {"rows": [1, 2]}
+    assert [p.name for p in path.parent.iterdir()] == ["out.json"]  # the atomic write's temp file is gone
     assert f"wrote {path}" in capsys.readouterr().out
