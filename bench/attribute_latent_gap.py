@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import zoo
 from zoo.data.shapes_world import Scene, render, sample
 from zoo.data.shapes_world.vocabulary import COLOURS, SHAPES, SIZES
 from zoo.io.video import frames_to_video
 
-from common import add_model_arguments, bench_parser, write_json
+from common import add_model_arguments, bench_parser, load_model, model_fields, write_json
 
 SEED = 5
 """World seed of the clips (held-out split); the shapes-bench prompts use another."""
@@ -45,7 +44,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench/results/attribute_latent_gap.json"))
     args = parser.parse_args()
 
-    tae = zoo.load(args.preset, overrides=args.override, weights=args.weights).autoencoder.eval()
+    tae = load_model(args).autoencoder.eval()
     gaps: dict[str, dict[str, list[float]]] = {a: {s: [] for s in SIZES} for a in ("shape", "colour")}
     start = time.perf_counter()
     with torch.inference_mode():
@@ -74,7 +73,7 @@ def main() -> None:
     for label, row in [*table.items(), ("shape / colour", ratio)]:
         print(f"{label:28}" + "".join(f"{row[c]:>9.3f}" for c in columns))
     print(f"{args.count} clips in {seconds:.1f} s")
-    result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "count": args.count,
+    result = {**model_fields(args), "count": args.count,
               "entry_band": args.entry_band, "seconds": seconds, "gap": table, "shape_over_colour": ratio}
     write_json(args.json, result)
 

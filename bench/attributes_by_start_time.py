@@ -20,7 +20,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-import zoo
 from zoo.data.shapes_world import sample
 from zoo.data.shapes_world.bench import BENCH_SEED, heldout_prompts
 from zoo.data.shapes_world.readout import score
@@ -28,7 +27,7 @@ from zoo.flow.guidance import guided_velocity
 from zoo.io.video import frames_to_video
 from zoo.pipelines.steps import backbone_velocity
 
-from common import add_model_arguments, bench_parser, write_json
+from common import add_model_arguments, bench_parser, load_model, model_fields, write_json
 
 ATTRIBUTES = ("colour", "shape", "size", "motion", "camera")
 STARTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -59,7 +58,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench/results/attributes_by_start_time.json"))
     args = parser.parse_args()
 
-    pipe = zoo.load(args.preset, overrides=args.override, weights=args.weights)
+    pipe = load_model(args)
     guidance = pipe.sampler.guidance if args.guidance is None else args.guidance
     tae, backbone, conditioner = pipe.autoencoder.eval(), pipe.backbone.eval(), pipe.conditioner.eval()
     prompts = heldout_prompts(args.count)
@@ -88,7 +87,7 @@ def main() -> None:
         label = f"{row['start']:.1f}" + (" (TAE)" if row["start"] == 1 else "")
         print(f"{label:>9}" + "".join(f"{row[a]:>9.2f}" for a in ATTRIBUTES))
     print(f"{args.count} clips x {len(STARTS)} starts in {seconds:.1f} s")
-    result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "count": args.count,
+    result = {**model_fields(args), "count": args.count,
               "guidance": guidance, "entry_band": args.entry_band, "steps_per_unit": STEPS_PER_UNIT,
               "seconds": seconds, "rows": rows}
     write_json(args.json, result)

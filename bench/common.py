@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import zoo
 from zoo.io.atomic import atomic_write
+from zoo.pipeline import Pipeline
 
 
 def bench_parser(doc: str | None) -> argparse.ArgumentParser:
@@ -26,6 +28,20 @@ def add_model_arguments(parser: argparse.ArgumentParser, preset: str = "moviegen
     if weights:
         parser.add_argument("--weights", default=None, help="Weights URI replacing the preset's.")
     parser.add_argument("-o", "--override", action="append", default=[], help="Spec override KEY=VALUE.")
+
+
+def load_model(args: argparse.Namespace) -> Pipeline:
+    """The pipeline that :func:`add_model_arguments`' options name: preset, weights, overrides."""
+    return zoo.load(args.preset, overrides=args.override, weights=getattr(args, "weights", None))
+
+
+def model_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """What a results file records of the model: ``preset``, ``weights`` (when the script takes it), ``overrides``."""
+    fields: dict[str, Any] = {"preset": args.preset}
+    if hasattr(args, "weights"):
+        fields["weights"] = args.weights
+    fields["overrides"] = args.override
+    return fields
 
 
 def write_json(path: str | Path, result: dict[str, Any]) -> Path:

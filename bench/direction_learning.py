@@ -32,7 +32,7 @@ from zoo.flow.timesteps import LogitNormalSampler
 from zoo.models.video_transformer import VideoTransformer, VideoTransformerParams
 from zoo.spec.load import load_spec
 
-from common import add_model_arguments, bench_parser, write_json
+from common import add_model_arguments, bench_parser, model_fields, write_json
 
 LATENT = (8, 4, 8, 8)  # (C, T, H, W)
 FILLERS, VOCABULARY, BATCH = 20, 64, 16
@@ -124,7 +124,7 @@ def main() -> None:
     print(f"{'mean':>6} {'step':>6} {'loss':>8} {'layout gap':>11} {'motion gap':>11}   (data: +4 / +6 columns)")
     for row in rows:
         print(f"{row['mean']:6.1f} {row['step']:6d} {row['loss']:8.4f} {row['layout_gap']:+11.2f} {row['motion_gap']:+11.2f}")
-    write_json(args.json, {"preset": args.preset, "overrides": args.override, "zoo": zoo.__version__,
+    write_json(args.json, {**model_fields(args), "zoo": zoo.__version__,
                            "steps": args.steps, "rows": rows})
 
 

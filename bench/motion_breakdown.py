@@ -20,12 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-import zoo
 from zoo.data.shapes_world import sample
 from zoo.data.shapes_world.bench import BENCH_SEED
 from zoo.data.shapes_world.readout import compare, estimate_background, label_colours, read_video, to_frames
 
-from common import add_model_arguments, bench_parser, write_json
+from common import add_model_arguments, bench_parser, load_model, model_fields, write_json
 
 REACH = 12
 """Largest background shift in pixels tried when matching textures (a pan moves about 10 in 16 frames)."""
@@ -80,7 +79,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench/results/motion_breakdown.json"))
     args = parser.parse_args()
 
-    pipe = zoo.load(args.preset, overrides=args.override, weights=args.weights)
+    pipe = load_model(args)
     items = [sample(i, args.split, BENCH_SEED, frames=16, height=64, width=64, max_objects=1) for i in range(args.count)]
     seeds = [int(s) for s in args.seeds.split(",")]
     right: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -121,7 +120,7 @@ def main() -> None:
           f"{texture['texture match']:.2f} (renders {texture['texture match, renders']:.2f})" if panned else "no pans")
     print(f"{len(items) * len(seeds)} clips in {seconds:.0f} s")
     result = {
-        "preset": args.preset, "weights": args.weights, "overrides": args.override, "split": args.split,
+        **model_fields(args), "split": args.split,
         "count": args.count, "seeds": seeds, "guidance": args.guidance, "seconds": seconds, "accuracy": accuracy,
         "wrong_read_as": dict(wrong), "pan_camera_read": [camera_right, panned],
         "pan_texture_match": texture["texture match"], "pan_texture_match_renders": texture["texture match, renders"],

@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import zoo
 from zoo.data.shapes_world import render, sample
 from zoo.io.video import frames_to_video
 from zoo.tasks.flow_matching import temporal_deviation_loss
 
-from common import add_model_arguments, bench_parser, write_json
+from common import add_model_arguments, bench_parser, load_model, model_fields, write_json
 
 SEED = 5
 """World seed of the clips (held-out split); the shapes-bench prompts use another."""
@@ -42,7 +41,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench/results/pan_texture.json"))
     args = parser.parse_args()
 
-    tae = zoo.load(args.preset, overrides=args.override, weights=args.weights).autoencoder.eval()
+    tae = load_model(args).autoencoder.eval()
     energies: dict[str, list[float]] = {"clip": [], "texture": [], "clip moving part": [], "texture moving part": []}
     start = time.perf_counter()
     with torch.inference_mode():
@@ -70,7 +69,7 @@ def main() -> None:
         print(f"{label:40}{value:>9.3f}")
     print(f"{'texture SNR at t':40}" + "".join(f"{t}: {v:.2f}  " for t, v in snr.items()))
     print(f"{args.count} clips in {seconds:.1f} s")
-    result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "count": args.count,
+    result = {**model_fields(args), "count": args.count,
               "entry_band": args.entry_band, "seconds": seconds, "mean_square": mean, "shares": shares,
               "texture_snr": snr}
     write_json(args.json, result)

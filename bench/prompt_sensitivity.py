@@ -25,7 +25,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-import zoo
 from zoo.data.shapes_world import sample
 from zoo.data.shapes_world.attributes import ObjectAttributes
 from zoo.data.shapes_world.captions import video_caption
@@ -34,7 +33,7 @@ from zoo.io.video import frames_to_video
 from zoo.metrics.flow_loss import fixed_problem, validation_loss
 from zoo.tasks.seeding import step_generator
 
-from common import add_model_arguments, bench_parser, write_json
+from common import add_model_arguments, bench_parser, load_model, model_fields, write_json
 
 OPPOSITE = {
     "left": "right", "right": "left", "up": "down", "down": "up",
@@ -92,7 +91,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench/results/prompt_sensitivity.json"))
     args = parser.parse_args()
 
-    pipe = zoo.load(args.preset, overrides=args.override, weights=args.weights)
+    pipe = load_model(args)
     spec = pipe.spec.pipeline.params
     movers = heldout_movers(args.clips, spec.frames, spec.height, args.entry_band)
     video = torch.stack([frames_to_video(s.frames) for _, s in movers])
@@ -120,7 +119,7 @@ def main() -> None:
     print("order dependence |v(x) - R v(R x)| / |v(x)|")
     for axis, row in order.items():
         print(f"{'R = ' + axis:14}" + "".join(f"{row[t]:>10.4f}" for t in TIMES))
-    result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "clips": args.clips,
+    result = {**model_fields(args), "clips": args.clips,
               "entry_band": args.entry_band,
               "example": {name: texts[0] for name, texts in captions.items()},
               "loss_true": losses["true"], "gap": gaps, "order_dependence": order}

@@ -23,12 +23,11 @@ import time
 import torch
 from torch import Tensor
 
-import zoo
 from zoo.flow.schedules import LinearSchedule
 from zoo.flow.solvers import EulerSolver
 from zoo.spec.params import component
 
-from common import add_model_arguments, bench_parser, write_json
+from common import add_model_arguments, bench_parser, load_model, model_fields, write_json
 
 CURVATURE_BINS = 20
 CURVATURE_LAG_T = 0.016  # flow time between the two velocities of a finite difference (16 of 1000 steps)
@@ -125,7 +124,7 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, default=None)
     parser.add_argument("--json", default="bench/results/sampling.json")
     args = parser.parse_args()
-    pipe = zoo.load(args.preset, overrides=args.override, weights=args.weights)
+    pipe = load_model(args)
     guidance = pipe.sampler.guidance if args.guidance is None else args.guidance
     interval = pipe.sampler.guidance_interval  # the preset's, for the reference and every grid alike
 
@@ -159,7 +158,7 @@ def main() -> None:
     by_name = {r["schedule"]: r["error"] for r in rows}
     verdict = by_name["linear-quadratic-50"] <= by_name["linear-100"]
     print(f"linear-quadratic-50 error <= linear-100 error: {verdict}")
-    write_json(args.json, {"model": args.preset, "weights": args.weights, "overrides": args.override,
+    write_json(args.json, {**model_fields(args),
                            "prompts": PROMPTS, "seeds": args.seeds, "guidance": guidance, "guidance_interval": interval,
                            "rows": rows, "lq50_beats_linear100": verdict,
                            "curvature": {"bins": CURVATURE_BINS, "lag": curvature_lag(args.reference_steps),

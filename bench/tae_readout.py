@@ -16,13 +16,12 @@ from pathlib import Path
 
 import torch
 
-import zoo
 from zoo.data.shapes_world import sample
 from zoo.data.shapes_world.bench import BENCH_SEED, heldout_prompts
 from zoo.io.video import frames_to_video
 from zoo.metrics.attribute_accuracy import AttributeAccuracy
 
-from common import add_model_arguments, bench_parser, write_json
+from common import add_model_arguments, bench_parser, load_model, model_fields, write_json
 
 
 def main() -> None:
@@ -33,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    tae = zoo.load(args.preset, overrides=args.override, weights=args.weights).autoencoder.eval()
+    tae = load_model(args).autoencoder.eval()
     prompts = heldout_prompts(args.count)
     renders, reconstructions = AttributeAccuracy(), AttributeAccuracy()
     start = time.perf_counter()
@@ -51,7 +50,7 @@ def main() -> None:
     for label, row in rows.items():
         print(f"{label:16}" + "".join(f"{row[n]:>11.3f}" for n in names))
     print(f"{args.count} clips in {seconds:.1f} s")
-    result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "count": args.count,
+    result = {**model_fields(args), "count": args.count,
               "seconds": seconds, **rows}
     write_json(args.json, result)
 

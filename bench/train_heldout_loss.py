@@ -18,12 +18,11 @@ from pathlib import Path
 
 import torch
 
-import zoo
 from zoo.data.shapes_world import sample
 from zoo.io.video import frames_to_video
 from zoo.metrics.flow_loss import DEFAULT_TIMES, validation_loss
 
-from common import add_model_arguments, bench_parser, write_json
+from common import add_model_arguments, bench_parser, load_model, model_fields, write_json
 
 BATCH = 16
 HELDOUT_SEED = 2024
@@ -50,7 +49,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench/results/train_heldout_loss.json"))
     args = parser.parse_args()
 
-    pipe = zoo.load(args.preset, overrides=args.override, weights=args.weights)
+    pipe = load_model(args)
     sets = {
         "cached training clips": (0, "train", args.data_seed),
         "unseen training-split clips": (args.unseen_from, "train", args.data_seed),
@@ -68,7 +67,7 @@ def main() -> None:
     for label, row in rows.items():
         print(f"{label:30}" + "".join(f"{row[c]:>8.4f}" for c in columns))
     print(f"{len(sets)} x {args.clips} clips in {seconds:.1f} s")
-    result = {"preset": args.preset, "weights": args.weights, "overrides": args.override, "clips": args.clips,
+    result = {**model_fields(args), "clips": args.clips,
               "data_seed": args.data_seed, "unseen_from": args.unseen_from, "entry_band": args.entry_band,
               "seconds": seconds, "loss": rows}
     write_json(args.json, result)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -33,21 +34,39 @@ def test_every_bench_script_prints_its_help(script, bench_on_path, monkeypatch, 
 
 
 def test_model_arguments_and_json_from_the_shared_helper(bench_on_path, tmp_path, capsys):
-    from common import add_model_arguments, bench_parser, write_json
+    from common import add_model_arguments, bench_parser, model_fields, write_json
 
     parser = bench_parser("First paragraph\nof the doc.\n\nDetails that stay out.")
     add_model_arguments(parser, preset="moviegen-tae-tiny")
     args = parser.parse_args(["--weights", "w.safetensors", "-o", "a=1", "-o", "b=2"])
     assert (args.preset, args.weights, args.override) == ("moviegen-tae-tiny", "w.safetensors", ["a=1", "b=2"])
     assert parser.description == "First paragraph\nof the doc."
+    assert model_fields(args) == {"preset": "moviegen-tae-tiny", "weights": "w.safetensors", "overrides": ["a=1", "b=2"]}
 
     no_weights = bench_parser(None)
     add_model_arguments(no_weights, weights=False)
     assert not hasattr(no_weights.parse_args([]), "weights")
     with pytest.raises(SystemExit):
         no_weights.parse_args(["--weights", "w"])
+    assert model_fields(no_weights.parse_args(["-o", "a=1"])) == {"preset": "moviegen-video-tiny", "overrides": ["a=1"]}
 
     path = write_json(tmp_path / "deep" / "out.json", {"rows": [1, 2]})
     assert json.loads(path.read_text()) == {"rows": [1, 2]}
     assert [p.name for p in path.parent.iterdir()] == ["out.json"]  # the atomic write's temp file is gone
     assert f"wrote {path}" in capsys.readouterr().out
+
+
+def test_load_model_applies_the_preset_weights_and_overrides(bench_on_path):
+    from safetensors.torch import load_file
+
+    from common import add_model_arguments, bench_parser, load_model
+
+    parser = bench_parser(None)
+    add_model_arguments(parser, preset="moviegen-tae-tiny")
+    args = parser.parse_args(["-o", "components.autoencoder.temporal_tile_frames=64",
+                              "-o", "components.autoencoder.temporal_tile_overlap=32"])
+    tae = load_model(args).autoencoder
+    assert (tae.params.temporal_tile_frames, tae.params.temporal_tile_overlap) == (64, 32)
+    shipped = load_file(str(ROOT / "zoo" / "weights" / "moviegen-tae-tiny.safetensors"))
+    key = "autoencoder.decoder.conv_in.spatial.weight"
+    assert torch.equal(tae.state_dict()[key.removeprefix("autoencoder.")], shipped[key])
