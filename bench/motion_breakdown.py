@@ -9,7 +9,7 @@ the best shift (a correlation; ground-truth renders are the reference), which sa
 draws the pan at all.
 
     python bench/motion_breakdown.py [--preset moviegen-video-tiny] [--weights PATH] [-o KEY=VALUE ...]
-                                     [--count 64] [--seeds 0,1] [--guidance G] [--split heldout] [--json out.json]
+                                     [--count 64] [--seeds 0,1] [--steps 50] [--guidance G] [--split heldout] [--json out.json]
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=64, help="Prompts.")
     parser.add_argument("--seeds", default="0,1", help="Comma-separated sampling seeds.")
     parser.add_argument("--guidance", type=float, default=None, help="Guidance scale; default: the preset's.")
+    parser.add_argument("--steps", type=int, default=50, help="Sampling steps of the preset's schedule.")
     parser.add_argument("--split", choices=("heldout", "train"), default="heldout", help="Attribute combinations.")
     parser.add_argument("--json", type=Path, default=Path("bench/results/motion_breakdown.json"))
     args = parser.parse_args()
@@ -89,7 +90,7 @@ def main() -> None:
     for seed in seeds:
         for first in range(0, len(items), 16):
             batch = items[first : first + 16]
-            out = pipe([item.caption for item in batch], steps=50, guidance=args.guidance, seed=seed)
+            out = pipe([item.caption for item in batch], steps=args.steps, guidance=args.guidance, seed=seed)
             for item, video in zip(batch, out.video):
                 attributes = item.attributes.to_dict()
                 obj, panning = attributes["objects"][0], (attributes.get("camera") or "static") != "static"
@@ -121,7 +122,7 @@ def main() -> None:
     print(f"{len(items) * len(seeds)} clips in {seconds:.0f} s")
     result = {
         **model_fields(args), "split": args.split,
-        "count": args.count, "seeds": seeds, "guidance": args.guidance, "seconds": seconds, "accuracy": accuracy,
+        "count": args.count, "seeds": seeds, "steps": args.steps, "guidance": args.guidance, "seconds": seconds, "accuracy": accuracy,
         "wrong_read_as": dict(wrong), "pan_camera_read": [camera_right, panned],
         "pan_texture_match": texture["texture match"], "pan_texture_match_renders": texture["texture match, renders"],
     }
