@@ -121,8 +121,8 @@ def main() -> None:
           f"{texture['texture match']:.2f} (renders {texture['texture match, renders']:.2f})" if panned else "no pans")
     print(f"{len(items) * len(seeds)} clips in {seconds:.0f} s")
     result = {
-        **model_fields(args), "split": args.split,
-        "count": args.count, "seeds": seeds, "steps": args.steps, "guidance": args.guidance, "seconds": seconds, "accuracy": accuracy,
+        **model_fields(args), "split": args.split, "count": args.count, "seeds": seeds, "steps": args.steps,
+        "guidance": args.guidance, "seconds": seconds, "accuracy": accuracy,
         "wrong_read_as": dict(wrong), "pan_camera_read": [camera_right, panned],
         "pan_texture_match": texture["texture match"], "pan_texture_match_renders": texture["texture match, renders"],
     }
