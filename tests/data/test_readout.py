@@ -124,3 +124,12 @@ def test_readout_of_blank_and_random_frames_does_not_invent_a_scene():
     for frames in (1, 3, 6):
         got = read_video(rng.integers(0, 256, (frames, 32, 32, 3), dtype=np.uint8))  # must not raise
         assert got.background in ("black", "gray", "white", "brown")
+
+
+def test_readout_is_at_least_99_percent_right_on_a_coarse_texture():
+    hits: dict[str, list[bool]] = defaultdict(list)
+    for index in range(60):
+        s = sample(index, "train", seed=77, frames=16, camera_pan_prob=0.5, texture_cell=8, texture_amplitude=16)
+        for name, ok in score(s.frames, s.attributes).items():
+            hits[name].append(ok)
+    assert min(float(np.mean(hits[name])) for name in FIELDS) >= 0.99, hits

@@ -38,8 +38,20 @@ from zoo.data.shapes_world.captions import (
     video_caption,
 )
 from zoo.data.shapes_world.layout import GAP, MARGIN, bounding_radius
+from zoo.data.shapes_world.render import world_texture
 from zoo.data.shapes_world.splits import is_heldout
-from zoo.data.shapes_world.vocabulary import BACKGROUNDS, CAMERAS, COLOURS, MOTIONS, SHAPES, SIZES, SPEEDS
+from zoo.data.shapes_world.vocabulary import (
+    BACKGROUNDS,
+    CAMERAS,
+    COLOURS,
+    MOTIONS,
+    SHAPES,
+    SIZES,
+    SPEEDS,
+    TEXTURE_AMPLITUDE,
+    TEXTURE_CELL,
+)
+from zoo.errors import SpecError
 from zoo.registry import get
 from zoo.spec.params import component
 
@@ -276,3 +288,45 @@ def test_registry_round_trip():
     again = component("dataset", **spec.model_dump())
     assert again == spec and again.params.size == 8 and again.params.frames == 4
     assert spec.replace(split="heldout").build()[0]["key"].startswith("shapes-world-heldout-s0-")
+
+
+# -- background texture -------------------------------------------------------------------------------
+
+
+def test_texture_settings_change_only_the_background_texture():
+    fine = sample(5, "train", seed=3, frames=4, camera_pan_prob=1.0)
+    coarse = sample(5, "train", seed=3, frames=4, camera_pan_prob=1.0, texture_cell=8, texture_amplitude=16)
+    assert coarse.attributes == fine.attributes and coarse.caption == fine.caption
+    assert coarse.scene.layouts == fine.scene.layouts and coarse.scene.texture_seed == fine.scene.texture_seed
+    assert coarse.frames.tobytes() != fine.frames.tobytes()
+    texture = world_texture(coarse.scene.texture_seed, 64, 64, cell=8, amplitude=16)
+    blocks = texture[: texture.shape[0] // 8 * 8, : texture.shape[1] // 8 * 8].reshape(
+        texture.shape[0] // 8, 8, texture.shape[1] // 8, 8
+    )
+    assert (blocks == blocks[:, :1, :, :1]).all()  # every 8x8 cell is one value
+    assert set(np.unique(texture)) == {-16.0, 0.0, 16.0}
+    assert set(np.unique(world_texture(0, 64, 64))) == {-12.0, 0.0, 12.0}  # the default: 2-pixel cells of 12
+
+
+def test_scenes_written_without_texture_settings_read_with_the_defaults():
+    s = sample(2, "train", seed=1, frames=3, texture_cell=4, texture_amplitude=20)
+    data = json.loads(json.dumps(s.scene.to_dict()))
+    assert Scene.from_dict(data) == s.scene
+    del data["texture_cell"], data["texture_amplitude"]
+    old = Scene.from_dict(data)
+    assert (old.texture_cell, old.texture_amplitude) == (TEXTURE_CELL, TEXTURE_AMPLITUDE)
+    with pytest.raises(ValueError, match="texture_cell"):
+        Scene(s.scene.attributes, s.scene.layouts, 3, 64, 64, texture_cell=0)
+
+
+@pytest.mark.parametrize("field, value", [("texture_cell", 0), ("texture_cell", 33), ("texture_amplitude", -1.0),
+                                          ("texture_amplitude", 45.0)])
+def test_dataset_texture_settings_out_of_range_are_rejected(field, value):
+    with pytest.raises(SpecError, match=field):
+        component("dataset", "shapes-world", size=2, frames=2, **{field: value})
+
+
+def test_dataset_passes_texture_settings_to_the_world():
+    dataset = component("dataset", "shapes-world", size=2, frames=2, texture_cell=8, texture_amplitude=16).build()
+    scene = dataset.sample(1).scene
+    assert (scene.texture_cell, scene.texture_amplitude) == (8, 16)

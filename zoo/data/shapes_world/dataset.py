@@ -19,6 +19,7 @@ import torch
 from pydantic import Field, model_validator
 from torch.utils.data import Dataset
 
+from zoo.data.shapes_world.vocabulary import TEXTURE_AMPLITUDE, TEXTURE_CELL
 from zoo.data.shapes_world.world import Sample, sample
 from zoo.registry import register
 from zoo.spec.params import Params
@@ -46,6 +47,15 @@ class ShapesWorldParams(Params):
         le=1.0,
         description="Moving objects start within this share of their possible start positions, on the side they "
         "come from (0.2: an object moving right starts near the left edge); 1 = anywhere in frame.",
+    )
+    texture_cell: int = Field(
+        TEXTURE_CELL, ge=1, le=32, description="Side in pixels of one background texture cell (2: a fine speckle)."
+    )
+    texture_amplitude: float = Field(
+        TEXTURE_AMPLITUDE,
+        ge=0.0,
+        le=40.0,  # below the readout's object threshold (45 grey levels), so texture never reads as an object
+        description="Grey levels by which a texture cell lies above or below the background colour.",
     )
     fps: int = Field(
         16,  # Movie Gen samples clips at 16 FPS or more (moviegen-facts §1.3, source T1)
@@ -87,6 +97,8 @@ class ShapesWorldDataset(Dataset):
             max_objects=p.max_objects,
             camera_pan_prob=p.camera_pan_prob,
             entry_band=p.entry_band,
+            texture_cell=p.texture_cell,
+            texture_amplitude=p.texture_amplitude,
         )
 
     def __getitem__(self, index: int) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 Objects are drawn with anti-aliased edges: a pixel's coverage is the share of its ``4 x 4``
 sub-pixel samples inside the shape, and its colour blends the object colour over the background by
 that coverage. The background is a uniform colour with a faint grey speckle texture fixed to the
-world (2x2-pixel cells of ``-12, 0, +12``), so a camera pan shifts the texture and is visible even
-where no object is.
+world (by default 2x2-pixel cells of ``-12, 0, +12``; the scene sets cell side and step), so a camera
+pan shifts the texture and is visible even where no object is.
 """
 
 from __future__ import annotations
@@ -19,15 +19,12 @@ from zoo.data.shapes_world.vocabulary import (
     CAMERA_PAN_SPEED,
     COLOURS,
     TEXTURE_AMPLITUDE,
+    TEXTURE_CELL,
     frame_side,
 )
 
 SUPERSAMPLE = 4
 """Sub-pixel samples per pixel side for anti-aliasing."""
-
-TEXTURE_CELL = 2
-"""Side in pixels of one background texture cell."""
-
 
 def inside(shape: str, dx: np.ndarray, dy: np.ndarray, radius: float) -> np.ndarray:
     """Boolean mask of points at offsets ``(dx, dy)`` pixels from the centre lying inside ``shape``."""
@@ -69,17 +66,21 @@ def texture_margin(height: int, width: int) -> int:
     return int(math.ceil(CAMERA_PAN_SPEED * frame_side(height, width))) + 2
 
 
-def world_texture(seed: int, height: int, width: int) -> np.ndarray:
+def world_texture(
+    seed: int, height: int, width: int, cell: int = TEXTURE_CELL, amplitude: float = TEXTURE_AMPLITUDE
+) -> np.ndarray:
     """``(H + 2m, W + 2m)`` float64 grey offsets of the world texture, ``m = texture_margin``.
 
-    Depends only on ``(seed, height, width)``, so re-rendering a scene with another camera keeps its texture.
+    Square cells of side ``cell`` pixels, each ``-amplitude``, ``0`` or ``+amplitude`` grey levels
+    (``0`` twice as often). Depends only on its arguments, so re-rendering a scene with another camera
+    keeps its texture.
     """
     margin = texture_margin(height, width)
-    rows = -(-(height + 2 * margin) // TEXTURE_CELL)
-    cols = -(-(width + 2 * margin) // TEXTURE_CELL)
+    rows = -(-(height + 2 * margin) // cell)
+    cols = -(-(width + 2 * margin) // cell)
     rng = np.random.default_rng([seed, height, width])
-    cells = rng.choice(np.array([-1.0, 0.0, 0.0, 1.0]), size=(rows, cols)) * TEXTURE_AMPLITUDE
-    texture = np.repeat(np.repeat(cells, TEXTURE_CELL, axis=0), TEXTURE_CELL, axis=1)
+    cells = rng.choice(np.array([-1.0, 0.0, 0.0, 1.0]), size=(rows, cols)) * amplitude
+    texture = np.repeat(np.repeat(cells, cell, axis=0), cell, axis=1)
     return texture[: height + 2 * margin, : width + 2 * margin]
 
 
@@ -87,7 +88,7 @@ def render(scene: Scene) -> np.ndarray:
     """The clip as ``(T, H, W, 3)`` uint8 frames."""
     frames, height, width = scene.frames, scene.height, scene.width
     background = np.asarray(BACKGROUNDS[scene.attributes.background], dtype=np.float64)
-    texture = world_texture(scene.texture_seed, height, width)
+    texture = world_texture(scene.texture_seed, height, width, scene.texture_cell, scene.texture_amplitude)
     margin = texture_margin(height, width)
     camera = scene.camera_track()
     if np.abs(camera).max(initial=0) > margin:

@@ -1,7 +1,8 @@
 """Where things are: the exact geometry of a Shapes-world clip, enough to render it again.
 
 A :class:`Scene` is the words (:class:`SceneAttributes`) plus the numbers behind them: each object's
-start position, velocity and bounce, the camera velocity and the background texture seed. Positions
+start position, velocity and bounce, the camera velocity and the background texture (seed, cell side
+and grey step). Positions
 are in pixels, ``x`` to the right and ``y`` downwards, pixel ``(i, j)`` covering ``[j, j+1) x [i, i+1)``.
 
 Objects move in *world* coordinates; the camera offset ``c(t) = round(camera_velocity * t)`` (whole
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from zoo.data.shapes_world.attributes import ObjectAttributes, SceneAttributes
+from zoo.data.shapes_world.vocabulary import TEXTURE_AMPLITUDE, TEXTURE_CELL
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,11 @@ def camera_offsets(velocity: tuple[float, float], frames: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Scene:
-    """A renderable clip: attributes, one layout per object, frame format, camera and texture seed."""
+    """A renderable clip: attributes, one layout per object, frame format, camera and background texture.
+
+    The texture is ``texture_seed``'s random cells of side ``texture_cell`` pixels, ``texture_amplitude``
+    grey levels above or below the background colour.
+    """
 
     attributes: SceneAttributes
     layouts: tuple[ObjectLayout, ...]
@@ -79,8 +85,13 @@ class Scene:
     width: int
     camera_velocity: tuple[float, float] = (0.0, 0.0)
     texture_seed: int = 0
+    texture_cell: int = TEXTURE_CELL
+    texture_amplitude: float = TEXTURE_AMPLITUDE
 
     def __post_init__(self) -> None:
+        if self.texture_cell < 1 or self.texture_amplitude < 0:
+            raise ValueError(f"need texture_cell >= 1 and texture_amplitude >= 0, got {self.texture_cell}, "
+                             f"{self.texture_amplitude}")
         if len(self.layouts) != len(self.attributes.objects):
             raise ValueError(f"{len(self.attributes.objects)} objects but {len(self.layouts)} layouts")
 
@@ -111,6 +122,8 @@ class Scene:
             "width": self.width,
             "camera_velocity": list(self.camera_velocity),
             "texture_seed": self.texture_seed,
+            "texture_cell": self.texture_cell,
+            "texture_amplitude": self.texture_amplitude,
         }
 
     @classmethod
@@ -123,4 +136,7 @@ class Scene:
             width=int(data["width"]),
             camera_velocity=(float(data["camera_velocity"][0]), float(data["camera_velocity"][1])),
             texture_seed=int(data["texture_seed"]),
+            # scenes written before the texture had settings used the defaults
+            texture_cell=int(data.get("texture_cell", TEXTURE_CELL)),
+            texture_amplitude=float(data.get("texture_amplitude", TEXTURE_AMPLITUDE)),
         )

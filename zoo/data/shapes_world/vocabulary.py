@@ -37,7 +37,10 @@ BACKGROUNDS: dict[str, tuple[int, int, int]] = {
 """Background colours (RGB, 0-255): at least 125 away (Euclidean, 0-255 units) from every object colour."""
 
 TEXTURE_AMPLITUDE = 12
-"""Grey-level step of the background speckle texture (0-255 units); it makes camera pans visible."""
+"""Default grey-level step of the background speckle texture (0-255 units); it makes camera pans visible."""
+
+TEXTURE_CELL = 2
+"""Default side in pixels of one background texture cell."""
 
 SIZES: dict[str, float] = {"small": 0.17, "medium": 0.26, "large": 0.38}
 """Bounding-box side of an object as a fraction of ``min(height, width)``."""

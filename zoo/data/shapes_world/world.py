@@ -22,7 +22,16 @@ from zoo.data.shapes_world.layout import camera_velocity, place
 from zoo.data.shapes_world.render import render
 from zoo.data.shapes_world.scene import Scene
 from zoo.data.shapes_world.splits import SPLITS, triples
-from zoo.data.shapes_world.vocabulary import BACKGROUNDS, CAMERAS, COLOURS, SHAPES, SIZES, SPEEDS
+from zoo.data.shapes_world.vocabulary import (
+    BACKGROUNDS,
+    CAMERAS,
+    COLOURS,
+    SHAPES,
+    SIZES,
+    SPEEDS,
+    TEXTURE_AMPLITUDE,
+    TEXTURE_CELL,
+)
 
 
 @dataclass(frozen=True)
@@ -70,10 +79,13 @@ def sample_scene(
     max_objects: int = 2,
     camera_pan_prob: float = 0.25,
     entry_band: float = 1.0,
+    texture_cell: int = TEXTURE_CELL,
+    texture_amplitude: float = TEXTURE_AMPLITUDE,
 ) -> Scene:
     """Draw a scene of ``frames`` frames (1 = still image) from ``split`` with ``rng``.
 
     ``entry_band``: see :func:`zoo.data.shapes_world.layout.place` (1 = starts anywhere in frame).
+    ``texture_cell``, ``texture_amplitude``: the background texture's cell side (pixels) and grey step.
     """
     count = int(rng.integers(1, max_objects + 1))
     objects = _objects(split, count, frames, rng)
@@ -91,7 +103,8 @@ def sample_scene(
     if layouts is None:
         raise RuntimeError(f"cannot lay out {objects[0]} in {frames} frames of {height}x{width} pixels")
     attributes = SceneAttributes(objects=tuple(objects), background=background, camera=camera)
-    return Scene(attributes, layouts, frames, height, width, velocity, texture_seed=int(rng.integers(2**31)))
+    texture_seed = int(rng.integers(2**31))
+    return Scene(attributes, layouts, frames, height, width, velocity, texture_seed, texture_cell, texture_amplitude)
 
 
 def sample_key(index: int, split: str, seed: int) -> str:
@@ -111,6 +124,8 @@ def sample(
     max_objects: int = 2,
     camera_pan_prob: float = 0.25,
     entry_band: float = 1.0,
+    texture_cell: int = TEXTURE_CELL,
+    texture_amplitude: float = TEXTURE_AMPLITUDE,
 ) -> Sample:
     """Sample ``index`` of ``split`` under ``seed``: frames ``(T, H, W, 3)`` uint8 with caption and attributes.
 
@@ -118,6 +133,8 @@ def sample(
     held-out split is videos only. ``frames`` >= 1; ``height`` and ``width`` even and >= 32 pixels.
     ``entry_band`` in (0, 1]: moving objects start within this share of their start range, on the side
     they come from (1 = anywhere; see :func:`zoo.data.shapes_world.layout.place`).
+    ``texture_cell`` >= 1 pixels and ``texture_amplitude`` >= 0 grey levels set the background texture;
+    they change no random draw, so the same index gives the same scene with another texture.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got '{split}'")
@@ -131,6 +148,7 @@ def sample(
         raise ValueError(f"entry_band must be in (0, 1], got {entry_band}")
     rng = np.random.default_rng([seed, SPLITS.index(split), index])
     still = frames == 1 or (rng.random() < image_fraction and split == "train")
-    scene = sample_scene(rng, split, 1 if still else frames, height, width, max_objects, camera_pan_prob, entry_band)
+    scene = sample_scene(rng, split, 1 if still else frames, height, width, max_objects, camera_pan_prob, entry_band,
+                         texture_cell, texture_amplitude)
     caption = image_caption(scene.attributes, rng) if still else video_caption(scene.attributes, rng)
     return Sample(render(scene), caption, scene.attributes, scene, sample_key(index, split, seed))
