@@ -13,6 +13,7 @@ from typing import Any
 
 import zoo
 from zoo.io.atomic import atomic_write
+from zoo.data.shapes_world.vocabulary import TEXTURE_AMPLITUDE, TEXTURE_CELL
 from zoo.pipeline import Pipeline
 
 
@@ -42,6 +43,18 @@ def model_fields(args: argparse.Namespace) -> dict[str, Any]:
         fields["weights"] = args.weights
     fields["overrides"] = args.override
     return fields
+
+
+def add_texture_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--texture-cell`` (pixels) and ``--texture-amplitude`` (grey levels): the Shapes world's background texture."""
+    parser.add_argument("--texture-cell", type=int, default=TEXTURE_CELL, help="The world's texture cell side, pixels.")
+    parser.add_argument("--texture-amplitude", type=float, default=TEXTURE_AMPLITUDE,
+                        help="The world's texture step, grey levels.")
+
+
+def texture_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``sample`` keywords (and JSON fields) of :func:`add_texture_arguments`."""
+    return {"texture_cell": args.texture_cell, "texture_amplitude": args.texture_amplitude}
 
 
 def write_json(path: str | Path, result: dict[str, Any]) -> Path:

@@ -9,7 +9,8 @@ deviation from the mean over latent frames (the moving part, which carries the p
 texture's signal-to-noise ratio ``t² E / (1 − t)²`` at flow times ``t`` of the noisy latent.
 
     python bench/pan_texture.py [--preset moviegen-video-tiny] [--weights PATH] [-o KEY=VALUE ...]
-                                [--count 24] [--entry-band 0.2] [--json out.json]
+                                [--count 24] [--entry-band 0.2] [--texture-cell 2] [--texture-amplitude 12]
+                                [--json out.json]
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from zoo.data.shapes_world import render, sample
 from zoo.io.video import frames_to_video
 from zoo.tasks.flow_matching import temporal_deviation_loss
 
-from common import add_model_arguments, bench_parser, load_model, model_fields, write_json
+from common import (
+    add_model_arguments,
+    add_texture_arguments,
+    bench_parser,
+    load_model,
+    model_fields,
+    texture_settings,
+    write_json,
+)
 
 SEED = 5
 """World seed of the clips (held-out split); the shapes-bench prompts use another."""
@@ -38,6 +47,7 @@ def main() -> None:
     add_model_arguments(parser, preset_help="A preset with an autoencoder component.")
     parser.add_argument("--count", type=int, default=24, help="Held-out clips with a pan.")
     parser.add_argument("--entry-band", type=float, default=0.2, help="The world's entry_band (the training data's).")
+    add_texture_arguments(parser)
     parser.add_argument("--json", type=Path, default=Path("bench/results/pan_texture.json"))
     args = parser.parse_args()
 
@@ -46,7 +56,8 @@ def main() -> None:
     start = time.perf_counter()
     with torch.inference_mode():
         for index in range(args.count):
-            item = sample(index, "heldout", SEED, max_objects=1, camera_pan_prob=1.0, entry_band=args.entry_band)
+            item = sample(index, "heldout", SEED, max_objects=1, camera_pan_prob=1.0, entry_band=args.entry_band,
+                          **texture_settings(args))
             retextured = render(replace(item.scene, texture_seed=item.scene.texture_seed + 1))
             clips = torch.stack([frames_to_video(item.frames), frames_to_video(retextured)])
             latents = tae.normalize(tae.encode(clips).mean)
@@ -70,7 +81,7 @@ def main() -> None:
     print(f"{'texture SNR at t':40}" + "".join(f"{t}: {v:.2f}  " for t, v in snr.items()))
     print(f"{args.count} clips in {seconds:.1f} s")
     result = {**model_fields(args), "count": args.count,
-              "entry_band": args.entry_band, "seconds": seconds, "mean_square": mean, "shares": shares,
+              "entry_band": args.entry_band, **texture_settings(args), "seconds": seconds, "mean_square": mean, "shares": shares,
               "texture_snr": snr}
     write_json(args.json, result)
 
