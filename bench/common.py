@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import zoo
-from zoo.io.atomic import atomic_write
 from zoo.data.shapes_world.vocabulary import TEXTURE_AMPLITUDE, TEXTURE_CELL
+from zoo.io.atomic import atomic_write
 from zoo.pipeline import Pipeline
 
 

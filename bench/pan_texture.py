@@ -80,9 +80,8 @@ def main() -> None:
         print(f"{label:40}{value:>9.3f}")
     print(f"{'texture SNR at t':40}" + "".join(f"{t}: {v:.2f}  " for t, v in snr.items()))
     print(f"{args.count} clips in {seconds:.1f} s")
-    result = {**model_fields(args), "count": args.count,
-              "entry_band": args.entry_band, **texture_settings(args), "seconds": seconds, "mean_square": mean, "shares": shares,
-              "texture_snr": snr}
+    result = {**model_fields(args), "count": args.count, "entry_band": args.entry_band, **texture_settings(args),
+              "seconds": seconds, "mean_square": mean, "shares": shares, "texture_snr": snr}
     write_json(args.json, result)
 
 

@@ -47,9 +47,8 @@ def main() -> None:
     start = time.perf_counter()
     with torch.inference_mode():
         for index, prompt in enumerate(prompts):
-            item = sample(index, "heldout", BENCH_SEED, frames=16, height=64, width=64, max_objects=1,
-                          **texture_settings(args))
-            frames = item.frames
+            frames = sample(index, "heldout", BENCH_SEED, frames=16, height=64, width=64, max_objects=1,
+                            **texture_settings(args)).frames
             video = frames_to_video(frames).unsqueeze(0)
             recon = tae.decode(tae.encode(video).mean, frames=video.shape[2])
             renders.update(video, [prompt.attributes])
