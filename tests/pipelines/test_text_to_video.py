@@ -65,3 +65,27 @@ def test_prompts_outside_the_tiny_vocabulary_warn_but_still_generate(pipe):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnknownPromptWarning)
         pipe("a red circle moving left", steps=2, frames=1, height=32, width=32)
+
+
+def test_a_guide_equal_to_the_model_changes_nothing_and_a_weaker_one_does(pipe, monkeypatch):
+    prompts, kwargs = ["a red circle moving left", "a blue square"], dict(steps=3, seed=0, frames=5, height=32, width=32)
+    plain = pipe(prompts, **kwargs).video
+    assert torch.allclose(pipe(prompts, guide=pipe, guide_scale=3.0, **kwargs).video, plain, atol=1e-5)
+    weaker = zoo.load("moviegen-video-tiny", overrides=["components.backbone.layers=4"], weights=False)  # untrained
+    calls = []
+    real = weaker.backbone.forward
+    monkeypatch.setattr(weaker.backbone, "forward", lambda x, t, c, m: calls.append(x.shape[0]) or real(x, t, c, m))
+    guided = pipe(prompts, guide=weaker, guide_scale=1.4, **kwargs).video
+    assert calls == [2, 2, 2]  # the guide runs on the conditional branch, once per step
+    assert not torch.allclose(guided, plain, atol=1e-3)
+    calls.clear()
+    assert torch.equal(pipe(prompts, guide=weaker, guide_scale=1.0, **kwargs).video, plain)
+    assert calls == []
+
+
+def test_a_guide_over_another_latent_space_is_refused(pipe):
+    other = zoo.load("moviegen-video-tiny", overrides=["components.autoencoder.latent_motion_gain=1.0"], weights=False)
+    with pytest.raises(ValueError, match="latent_motion_gain"):
+        pipe("a red circle", steps=2, frames=1, height=32, width=32, guide=other)
+    with pytest.raises(ValueError, match="text-to-video"):
+        pipe("a red circle", steps=2, frames=1, height=32, width=32, guide=zoo.load("moviegen-tae-tiny"))

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import torch
 from pydantic import Field, PositiveInt, model_validator
 
+from zoo.flow.guidance import cfg_combine
 from zoo.models.text.conditioner import TextConditioner
 from zoo.pipeline import Pipeline, build_components
 from zoo.pipelines.steps import VideoOutput, backbone_velocity, module_dtype, prepare_latents
@@ -70,16 +71,22 @@ class TextToVideoPipeline(Pipeline):
         height: int | None = None,
         width: int | None = None,
         fps: float | None = None,
+        guide: TextToVideoPipeline | None = None,
+        guide_scale: float = 1.4,
         progress: bool = False,
     ) -> VideoOutput:
-        """Generate one video per prompt; the same seed gives the same video."""
+        """Generate one video per prompt; the same seed gives the same video.
+
+        ``guide``: a weaker model over the same latent space (an earlier checkpoint, fewer blocks) to
+        steer away from, with ``guide_scale`` (autoguidance; see :meth:`sample_latents`).
+        """
         defaults = self.spec.pipeline.params
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         warn_unknown_words(prompts, self.spec.metadata.prompt_vocabulary)
         frames, fps = frames or defaults.frames, fps or defaults.fps
         latents = self.sample_latents(
             prompts, steps=steps, guidance=guidance, seed=seed, frames=frames, height=height, width=width, fps=fps,
-            progress=progress,
+            guide=guide, guide_scale=guide_scale, progress=progress,
         )
         autoencoder = self.autoencoder.eval()
         video = autoencoder.decode(autoencoder.denormalize(latents.to(module_dtype(autoencoder))), frames=frames)
@@ -98,9 +105,16 @@ class TextToVideoPipeline(Pipeline):
         height: int | None = None,
         width: int | None = None,
         fps: float | None = None,
+        guide: TextToVideoPipeline | None = None,
+        guide_scale: float = 1.4,
         progress: bool = False,
     ) -> torch.Tensor:
-        """Normalised latents ``(B, C, t, h, w)`` for ``prompts``; ``sampler`` replaces the preset's solver."""
+        """Normalised latents ``(B, C, t, h, w)`` for ``prompts``; ``sampler`` replaces the preset's solver.
+
+        With a ``guide`` (autoguidance, Karras et al. 2024), the conditional velocity ``v_c`` becomes
+        ``v_g + guide_scale·(v_c − v_g)``, ``v_g`` the guide's conditional velocity, before
+        classifier-free guidance combines it with the unconditional one: one more backbone call per step.
+        """
         defaults = self.spec.pipeline.params
         frames, height, width = frames or defaults.frames, height or defaults.height, width or defaults.width
         fps = fps or defaults.fps
@@ -111,9 +125,41 @@ class TextToVideoPipeline(Pipeline):
         null = self.conditioner.null_conditioning(len(prompts), fps=fps) if scale != 1 else None
         latent_shape = self.autoencoder.latent_shape(frames, height, width)
         noise = prepare_latents(len(prompts), latent_shape, seed=seed, device=self.device, dtype=module_dtype(backbone))
-        return sampler.sample(
-            backbone_velocity(backbone), noise, cond=cond, null_cond=null, guidance=scale, steps=steps, progress=progress
-        )
+        velocity = backbone_velocity(backbone)
+        if guide is not None and guide_scale != 1:
+            self.check_guide(guide)
+            guide.conditioner.eval()
+            velocity = autoguided(velocity, backbone_velocity(guide.backbone.eval()), guide_scale)
+            cond = (cond, guide.conditioner(list(prompts), fps=fps))
+            null = None if null is None else (null, None)  # the unconditional branch is not autoguided
+        return sampler.sample(velocity, noise, cond=cond, null_cond=null, guidance=scale, steps=steps, progress=progress)
+
+    def check_guide(self, guide: TextToVideoPipeline) -> None:
+        """Raise ValueError unless ``guide`` is a text-to-video model over this model's latent space."""
+        if not isinstance(guide, TextToVideoPipeline):
+            raise ValueError(f"the guide must be a text-to-video pipeline, not {type(guide).__name__}")
+        ours = self.spec.pipeline.params.autoencoder.model_dump()  # flat: {type, **params}
+        theirs = guide.spec.pipeline.params.autoencoder.model_dump()
+        differ = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
+        if differ:
+            raise ValueError(
+                f"the guide's autoencoder differs from this model's in {', '.join(differ)}: "
+                "a guide must work in the same latent space"
+            )
+
+
+def autoguided(velocity_fn: Any, guide_fn: Any, scale: float) -> Any:
+    """A ``velocity_fn(x, t, (cond, guide_cond))`` that pushes the model's velocity away from the guide's.
+
+    ``guide_cond`` None (the unconditional branch) gives the model's velocity alone.
+    """
+
+    def velocity(x: torch.Tensor, t: torch.Tensor, cond: tuple[Any, Any]) -> torch.Tensor:
+        own, theirs = cond
+        v = velocity_fn(x, t, own)
+        return v if theirs is None else cfg_combine(v, guide_fn(x, t, theirs), scale)
+
+    return velocity
 
 
 class UnknownPromptWarning(UserWarning):
