@@ -19,7 +19,7 @@ from zoo.data.shapes_world import (
     sample,
     score,
 )
-from zoo.data.shapes_world.readout import box_blur, classify_motion, fit_shape
+from zoo.data.shapes_world.readout import TEXTURE_AMPLITUDE_LIMIT, TEXTURE_CELL_LIMIT, box_blur, classify_motion, fit_shape
 from zoo.data.shapes_world.render import coverage
 from zoo.data.shapes_world.vocabulary import SHAPES, SIZES, object_diameter, speed_pixels_per_frame
 from zoo.spec.params import component
@@ -130,7 +130,13 @@ def test_readout_of_blank_and_random_frames_does_not_invent_a_scene():
         assert got.background in ("black", "gray", "white", "brown")
 
 
-def test_readout_is_at_least_99_percent_right_on_a_coarse_texture():
-    acc, _, pans = accuracies(60, noisy=False, texture_cell=8, texture_amplitude=16)
+@pytest.mark.parametrize("cell, amplitude", [(8, 16), (TEXTURE_CELL_LIMIT, TEXTURE_AMPLITUDE_LIMIT)])
+def test_readout_is_at_least_99_percent_right_on_a_coarse_texture(cell, amplitude):
+    acc, _, pans = accuracies(60, noisy=False, texture_cell=cell, texture_amplitude=amplitude)
     assert pans >= 15  # the set covers camera pans over the coarse texture
     assert min(acc[name] for name in FIELDS) >= 0.99, acc
+
+
+def test_a_texture_step_past_the_limit_reads_as_objects():
+    acc, _, _ = accuracies(20, noisy=False, texture_cell=8, texture_amplitude=TEXTURE_AMPLITUDE_LIMIT + 2)
+    assert acc["count"] < 0.5  # so the limit is what keeps ground truth readable

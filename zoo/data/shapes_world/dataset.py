@@ -19,6 +19,7 @@ import torch
 from pydantic import Field, model_validator
 from torch.utils.data import Dataset
 
+from zoo.data.shapes_world.readout import TEXTURE_AMPLITUDE_LIMIT, TEXTURE_CELL_LIMIT
 from zoo.data.shapes_world.vocabulary import TEXTURE_AMPLITUDE, TEXTURE_CELL
 from zoo.data.shapes_world.world import Sample, sample
 from zoo.registry import register
@@ -48,13 +49,12 @@ class ShapesWorldParams(Params):
         description="Moving objects start within this share of their possible start positions, on the side they "
         "come from (0.2: an object moving right starts near the left edge); 1 = anywhere in frame.",
     )
-    texture_cell: int = Field(
-        TEXTURE_CELL, ge=1, le=32, description="Side in pixels of one background texture cell (2: a fine speckle)."
+    texture_cell: int = Field(  # the bounds keep the world readable by the analytic readout
+        TEXTURE_CELL, ge=1, le=TEXTURE_CELL_LIMIT,
+        description="Side in pixels of one background texture cell (2: a fine speckle).",
     )
     texture_amplitude: float = Field(
-        TEXTURE_AMPLITUDE,
-        ge=0.0,
-        le=40.0,  # below the readout's object threshold (45 grey levels), so texture never reads as an object
+        TEXTURE_AMPLITUDE, ge=0.0, le=TEXTURE_AMPLITUDE_LIMIT,
         description="Grey levels by which a texture cell lies above or below the background colour.",
     )
     fps: int = Field(

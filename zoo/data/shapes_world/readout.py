@@ -45,6 +45,14 @@ from zoo.data.shapes_world.vocabulary import (
 DETECT_DISTANCE = 45.0
 """Colour distance (0-255 units) from the background above which a blurred pixel belongs to an object."""
 
+TEXTURE_AMPLITUDE_LIMIT = DETECT_DISTANCE / math.sqrt(3) - 1.0
+"""Largest background texture step (grey levels) the readout tells from objects: a grey step ``a`` lies
+``a·√3`` from the background colour, and rendering rounds it up by at most one level."""
+
+TEXTURE_CELL_LIMIT = 8
+"""Largest texture cell side (pixels) the readout is checked on; cells of 16 pixels are as large as an
+object and can shift the background estimate (count and shape then fail on ground truth)."""
+
 SHAPE_FILL: dict[str, float] = {"circle": math.pi / 4, "square": 1.0, "triangle": 0.5, "diamond": 0.5}
 """Area of each shape over the area of its bounding box."""
 
