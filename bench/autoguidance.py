@@ -12,13 +12,12 @@ clip back and prints the per-attribute accuracy with the seconds per clip.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import zoo
 from zoo.data.shapes_world import sample
 from zoo.data.shapes_world.bench import BENCH_SEED
-from zoo.data.shapes_world.readout import compare, read_video
+from zoo.metrics.attribute_accuracy import AttributeAccuracy
 
 from common import add_model_arguments, bench_parser, load_model, model_fields, write_json
 
@@ -44,18 +43,16 @@ def main() -> None:
     rows = []
     print(f"{'scale':>6}" + "".join(f"{name:>8}" for name in ATTRIBUTES) + f"{'s/clip':>8}")
     for scale in (float(s) for s in args.scales.split(",")):
-        right: dict[str, int] = defaultdict(int)
+        accuracy = AttributeAccuracy()
         start = time.perf_counter()
         for seed in seeds:
             for first in range(0, len(items), 16):
                 batch = items[first : first + 16]
                 out = pipe([item.caption for item in batch], seed=seed, guide=guide, guide_scale=scale)
-                for item, video in zip(batch, out.video):
-                    for name, ok in compare(read_video(video), item.attributes.to_dict()).items():
-                        right[name] += bool(ok)
-        clips = len(items) * len(seeds)
-        row = {"scale": scale, **{name: right[name] / clips for name in ATTRIBUTES},
-               "seconds_per_clip": (time.perf_counter() - start) / clips}
+                accuracy.update(out.video, [item.attributes for item in batch])
+        values = accuracy.compute()
+        row = {"scale": scale, **{name: values[name] for name in ATTRIBUTES},
+               "seconds_per_clip": (time.perf_counter() - start) / (len(items) * len(seeds))}
         rows.append(row)
         print(f"{scale:>6.2f}" + "".join(f"{row[name]:>8.3f}" for name in ATTRIBUTES) + f"{row['seconds_per_clip']:>8.2f}")
     result = {**model_fields(args), "guide_weights": args.guide_weights, "guide_overrides": args.guide_override,
