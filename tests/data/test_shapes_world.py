@@ -330,3 +330,51 @@ def test_dataset_passes_texture_settings_to_the_world():
     dataset = component("dataset", "shapes-world", size=2, frames=2, texture_cell=8, texture_amplitude=16).build()
     scene = dataset.sample(1).scene
     assert (scene.texture_cell, scene.texture_amplitude) == (8, 16)
+
+
+# -- motion weights -----------------------------------------------------------------------------------
+
+
+def _first_motions(n: int, split: str = "train", **kwargs) -> list[str]:
+    return [sample(i, split, seed=2, frames=3, height=32, width=32, max_objects=1, camera_pan_prob=0.0,
+                   **kwargs).attributes.objects[0].motion for i in range(n)]
+
+
+def test_motion_weights_set_each_motions_share_of_the_draws():
+    weights = {"bouncing": 4.0, "left": 2.0, "static": 0.0}
+    motions = _first_motions(1300, motion_weights=weights)
+    total = sum(weights.get(m, 1.0) for m in MOTIONS)  # 4 + 2 + 0 + 7 x 1 = 13
+    for motion in MOTIONS:
+        expected = weights.get(motion, 1.0) / total
+        share = motions.count(motion) / len(motions)
+        assert abs(share - expected) < 4 * (expected * (1 - expected) / len(motions)) ** 0.5 + 1e-9, motion
+    assert "static" not in motions
+    default = _first_motions(400)
+    assert default.count("bouncing") < 0.2 * len(default) < motions.count("bouncing") / len(motions) * len(default)
+
+
+def test_motion_weights_keep_the_split_and_none_keeps_the_default_world():
+    weighted = [sample(i, "heldout", seed=2, frames=3, motion_weights={"bouncing": 5.0}) for i in range(40)]
+    assert all(is_heldout(o.shape, o.colour, o.motion) for o in (s.attributes.objects[0] for s in weighted))
+    assert sum(s.attributes.objects[0].motion == "bouncing" for s in weighted) > 0
+    train = [sample(i, "train", seed=2, frames=3, motion_weights={"down": 5.0}) for i in range(40)]
+    assert not any(is_heldout(o.shape, o.colour, o.motion) for s in train for o in s.attributes.objects)
+    for i in range(5):
+        assert sample(i, frames=3, motion_weights=None).frames.tobytes() == sample(i, frames=3).frames.tobytes()
+
+
+def test_bad_motion_weights_are_rejected_with_the_closest_motion():
+    with pytest.raises(ValueError, match="did you mean 'bouncing'"):
+        sample(0, frames=3, motion_weights={"bouncng": 2.0})
+    with pytest.raises(ValueError, match=">= 0"):
+        sample(0, frames=3, motion_weights={"left": -1.0})
+    with pytest.raises(ValueError, match="weight 0"):
+        sample(0, frames=3, motion_weights=dict.fromkeys(MOTIONS, 0.0))
+    with pytest.raises(SpecError, match="motion_weights"):
+        component("dataset", "shapes-world", size=2, frames=2, motion_weights={"sideways": 1.0})
+
+
+def test_dataset_passes_motion_weights_to_the_world():
+    dataset = component("dataset", "shapes-world", size=30, frames=3, max_objects=1,
+                        motion_weights={m: (1.0 if m == "up" else 0.0) for m in MOTIONS}).build()
+    assert {dataset.sample(i).attributes.objects[0].motion for i in range(30)} == {"up"}

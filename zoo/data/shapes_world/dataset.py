@@ -16,12 +16,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from torch.utils.data import Dataset
 
 from zoo.data.shapes_world.readout import TEXTURE_AMPLITUDE_LIMIT, TEXTURE_CELL_LIMIT
 from zoo.data.shapes_world.vocabulary import TEXTURE_AMPLITUDE, TEXTURE_CELL
-from zoo.data.shapes_world.world import Sample, sample
+from zoo.data.shapes_world.world import Sample, check_motion_weights, sample
 from zoo.registry import register
 from zoo.spec.params import Params
 
@@ -57,6 +57,11 @@ class ShapesWorldParams(Params):
         TEXTURE_AMPLITUDE, ge=0.0, le=TEXTURE_AMPLITUDE_LIMIT,
         description="Grey levels by which a texture cell lies above or below the background colour.",
     )
+    motion_weights: dict[str, float] | None = Field(
+        None,
+        description="Relative weight of each motion when an object is drawn, e.g. {bouncing: 3} draws bouncing "
+        "objects three times as often as each other motion; unlisted motions weigh 1; null = the default world.",
+    )
     fps: int = Field(
         16,  # Movie Gen samples clips at 16 FPS or more (moviegen-facts §1.3, source T1)
         ge=1,
@@ -70,6 +75,13 @@ class ShapesWorldParams(Params):
         if self.split == "heldout" and self.frames < 2:
             raise ValueError("the held-out split holds out motions, so it needs frames >= 2")
         return self
+
+    @field_validator("motion_weights")
+    @classmethod
+    def _check_motion_weights(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None:
+            check_motion_weights(value)
+        return value
 
 
 class ShapesWorldDataset(Dataset):
@@ -99,6 +111,7 @@ class ShapesWorldDataset(Dataset):
             entry_band=p.entry_band,
             texture_cell=p.texture_cell,
             texture_amplitude=p.texture_amplitude,
+            motion_weights=p.motion_weights,
         )
 
     def __getitem__(self, index: int) -> dict[str, Any]:

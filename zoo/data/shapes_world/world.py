@@ -12,10 +12,13 @@ laid out apart, the second one is made small, and failing that it is dropped.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from zoo.errors import did_you_mean
 from zoo.data.shapes_world.attributes import ObjectAttributes, SceneAttributes
 from zoo.data.shapes_world.captions import image_caption, video_caption
 from zoo.data.shapes_world.layout import camera_velocity, place
@@ -26,6 +29,7 @@ from zoo.data.shapes_world.vocabulary import (
     BACKGROUNDS,
     CAMERAS,
     COLOURS,
+    MOTIONS,
     SHAPES,
     SIZES,
     SPEEDS,
@@ -49,6 +53,21 @@ def _choice(rng: np.random.Generator, options: tuple | list):
     return options[int(rng.integers(len(options)))]
 
 
+def _motion_weighted_choice(rng: np.random.Generator, pool: list, motion_weights: Mapping[str, float]):
+    """A triple of ``pool`` whose motion is drawn with probability proportional to its weight.
+
+    Each motion's weight (1 if not listed) is shared among its triples in the pool, so a motion's
+    share of the draws is its weight's share, however many triples it has.
+    """
+    per_motion = Counter(t[2] for t in pool)
+    weights = np.array([motion_weights.get(t[2], 1.0) / per_motion[t[2]] for t in pool])
+    if weights.sum() <= 0:
+        raise ValueError(f"motion_weights give every motion in the pool weight 0: {dict(motion_weights)}")
+    cumulative = np.cumsum(weights / weights.sum())
+    index = min(int(np.searchsorted(cumulative, rng.random(), side="right")), len(pool) - 1)
+    return pool[index]
+
+
 def _object(triple: tuple[str, str, str | None], rng: np.random.Generator) -> ObjectAttributes:
     shape, colour, motion = triple
     size = _choice(rng, tuple(SIZES))
@@ -56,7 +75,9 @@ def _object(triple: tuple[str, str, str | None], rng: np.random.Generator) -> Ob
     return ObjectAttributes(shape, colour, size, motion, None if motion in (None, "static") else speed)
 
 
-def _objects(split: str, count: int, frames: int, rng: np.random.Generator) -> list[ObjectAttributes]:
+def _objects(
+    split: str, count: int, frames: int, rng: np.random.Generator, motion_weights: Mapping[str, float] | None = None
+) -> list[ObjectAttributes]:
     if frames == 1:  # still image: any shape and colour, no motion
         pools = [[(shape, colour, None) for shape in SHAPES for colour in COLOURS]] * count
     else:
@@ -66,7 +87,9 @@ def _objects(split: str, count: int, frames: int, rng: np.random.Generator) -> l
     chosen: list[ObjectAttributes] = []
     for pool in pools:
         taken = {obj.colour for obj in chosen}
-        chosen.append(_object(_choice(rng, [t for t in pool if t[1] not in taken]), rng))
+        free = [t for t in pool if t[1] not in taken]
+        weighted = motion_weights is not None and frames > 1
+        chosen.append(_object(_motion_weighted_choice(rng, free, motion_weights) if weighted else _choice(rng, free), rng))
     return chosen
 
 
@@ -81,14 +104,17 @@ def sample_scene(
     entry_band: float = 1.0,
     texture_cell: int = TEXTURE_CELL,
     texture_amplitude: float = TEXTURE_AMPLITUDE,
+    motion_weights: Mapping[str, float] | None = None,
 ) -> Scene:
     """Draw a scene of ``frames`` frames (1 = still image) from ``split`` with ``rng``.
 
     ``entry_band``: see :func:`zoo.data.shapes_world.layout.place` (1 = starts anywhere in frame).
     ``texture_cell``, ``texture_amplitude``: the background texture's cell side (pixels) and grey step.
+    ``motion_weights``: relative weight of each motion when an object is drawn (unlisted: 1; None:
+    every triple alike, the default world).
     """
     count = int(rng.integers(1, max_objects + 1))
-    objects = _objects(split, count, frames, rng)
+    objects = _objects(split, count, frames, rng, motion_weights)
     background = _choice(rng, tuple(BACKGROUNDS))
     pan = rng.random() < camera_pan_prob
     camera = None if frames == 1 else _choice(rng, CAMERAS[1:]) if pan else "static"
@@ -105,6 +131,18 @@ def sample_scene(
     attributes = SceneAttributes(objects=tuple(objects), background=background, camera=camera)
     texture_seed = int(rng.integers(2**31))
     return Scene(attributes, layouts, frames, height, width, velocity, texture_seed, texture_cell, texture_amplitude)
+
+
+def check_motion_weights(motion_weights: Mapping[str, float]) -> None:
+    """Raise ValueError unless every key is a motion (naming the closest) and every weight is >= 0."""
+    for motion, weight in motion_weights.items():
+        if motion not in MOTIONS:
+            hint = did_you_mean(str(motion), MOTIONS)
+            raise ValueError(f"'{motion}' is not a motion (one of {', '.join(MOTIONS)}){'; ' + hint if hint else ''}")
+        if not weight >= 0.0:
+            raise ValueError(f"the weight of motion '{motion}' must be >= 0, got {weight}")
+    if not any(motion_weights.get(m, 1.0) > 0 for m in MOTIONS):
+        raise ValueError("motion_weights give every motion weight 0")
 
 
 def sample_key(index: int, split: str, seed: int) -> str:
@@ -126,6 +164,7 @@ def sample(
     entry_band: float = 1.0,
     texture_cell: int = TEXTURE_CELL,
     texture_amplitude: float = TEXTURE_AMPLITUDE,
+    motion_weights: Mapping[str, float] | None = None,
 ) -> Sample:
     """Sample ``index`` of ``split`` under ``seed``: frames ``(T, H, W, 3)`` uint8 with caption and attributes.
 
@@ -135,6 +174,9 @@ def sample(
     they come from (1 = anywhere; see :func:`zoo.data.shapes_world.layout.place`).
     ``texture_cell`` >= 1 pixels and ``texture_amplitude`` >= 0 grey levels set the background texture;
     they change no random draw, so the same index gives the same scene with another texture.
+    ``motion_weights`` maps motions (:data:`~zoo.data.shapes_world.vocabulary.MOTIONS`) to relative
+    weights >= 0 when each object's triple is drawn: ``{"bouncing": 3}`` draws bouncing objects three
+    times as often as each other motion. Unlisted motions weigh 1; None keeps the default world.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got '{split}'")
@@ -146,9 +188,11 @@ def sample(
         raise ValueError(f"max_objects must be 1 or 2, got {max_objects}")
     if not 0.0 < entry_band <= 1.0:
         raise ValueError(f"entry_band must be in (0, 1], got {entry_band}")
+    if motion_weights is not None:
+        check_motion_weights(motion_weights)
     rng = np.random.default_rng([seed, SPLITS.index(split), index])
     still = frames == 1 or (rng.random() < image_fraction and split == "train")
     scene = sample_scene(rng, split, 1 if still else frames, height, width, max_objects, camera_pan_prob, entry_band,
-                         texture_cell, texture_amplitude)
+                         texture_cell, texture_amplitude, motion_weights)
     caption = image_caption(scene.attributes, rng) if still else video_caption(scene.attributes, rng)
     return Sample(render(scene), caption, scene.attributes, scene, sample_key(index, split, seed))
