@@ -183,12 +183,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     import zoo
+    from zoo.errors import ZooError
     from zoo.io.video import write_contact_sheet, write_mp4
 
     height, width = _size(args.size)
     pipe = zoo.load(args.model, overrides=args.overrides, weights=args.weights)
+    guide = None
+    if args.guide is not None or args.guide_weights is not None or args.guide_overrides:
+        guide = zoo.load(args.guide or args.model, overrides=args.guide_overrides, weights=args.guide_weights)
+        try:
+            pipe.check_guide(guide)
+        except ValueError as error:
+            raise ZooError(f"--guide: {error}") from None
     result = pipe(
         args.prompt,
+        guide=guide,
+        guide_scale=args.guide_scale,
         steps=args.steps,
         guidance=args.guidance,
         seed=args.seed,
@@ -330,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, help="number of frames (default: the preset's)")
     p.add_argument("--size", help="frame size in pixels: 64 or HEIGHTxWIDTH (default: the preset's)")
     p.add_argument("--fps", type=float, help="frames per second (default: the preset's)")
+    p.add_argument("--guide", help="a weaker model to guide away from (autoguidance): preset name, path or URI "
+                   "(default, when another --guide- option is given: --model)")
+    p.add_argument("--guide-weights", help="the guide's weights (path or URI)")
+    p.add_argument("--guide-override", dest="guide_overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="an override of the guide's preset, e.g. components.backbone.layers=4 (repeatable)")
+    p.add_argument("--guide-scale", type=float, default=1.4, help="autoguidance scale; 1 switches the guide off")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="overrides of the preset")
     p.set_defaults(func=cmd_generate)

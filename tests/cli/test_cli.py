@@ -149,3 +149,16 @@ def test_cp_into_a_new_directory_and_recipe_base_names_a_shipped_recipe(tmp_path
     child.write_text("schema_version: 1\nbase: train/moviegen-tae-tiny\nname: mine\n")
     code, out, err = run(capsys, "validate", str(child))
     assert code == 0, err
+
+
+def test_generate_takes_a_guide_and_refuses_one_over_another_latent_space(tmp_path, capsys):
+    video = tmp_path / "v.mp4"
+    base = ["generate", "a red circle moving left", "--out", str(video), "--steps", "2", "--frames", "5",
+            "--size", "32", "--quiet"]
+    code, _, err = run(capsys, *base, "--guide", "moviegen-video-tiny", "--guide-scale", "2")
+    assert code == 0, err
+    assert video.stat().st_size > 500 and video.with_suffix(".png").exists()
+    video.unlink()
+    code, _, err = run(capsys, *base, "--guide-override", "components.autoencoder.latent_motion_gain=1.0")
+    assert code == 2 and "--guide" in err and "latent_motion_gain" in err and "Traceback" not in err
+    assert not video.exists()

@@ -8,7 +8,7 @@ import torch
 
 import zoo.flow.solvers  # noqa: F401 - registers the sampler and schedule entries
 from zoo.errors import SpecError
-from zoo.flow.guidance import can_concat, cfg_combine, concat_batch, guided_velocity, split_batch
+from zoo.flow.guidance import can_concat, cfg_combine, concat_batch, guided_velocity, split_batch, take_rows
 from zoo.flow.path import FlowMatching
 from zoo.flow.schedules import LinearQuadraticSchedule, LinearSchedule
 from zoo.flow.solvers import EulerSolver, MidpointSolver
@@ -225,3 +225,13 @@ def test_registry_round_trip_of_sampler_spec():
 def test_invalid_sampler_specs_raise_spec_error(params):
     with pytest.raises(SpecError):
         component("sampler", "euler", **params)
+
+
+def test_take_rows_picks_the_same_rows_of_every_tensor_leaf():
+    Pair = namedtuple("Pair", "tokens mask")
+    cond = {"text": Pair(torch.arange(12.0).view(3, 4), torch.tensor([True, False, True])), "fps": 16}
+    rows = torch.tensor([2, 0])
+    picked = take_rows(cond, rows)
+    assert isinstance(picked["text"], Pair) and picked["fps"] == 16
+    assert torch.equal(picked["text"].tokens, torch.tensor([[8.0, 9, 10, 11], [0, 1, 2, 3]]))
+    assert torch.equal(picked["text"].mask, torch.tensor([True, True]))

@@ -72,11 +72,13 @@ def test_a_guide_equal_to_the_model_changes_nothing_and_a_weaker_one_does(pipe, 
     plain = pipe(prompts, **kwargs).video
     assert torch.allclose(pipe(prompts, guide=pipe, guide_scale=3.0, **kwargs).video, plain, atol=1e-5)
     weaker = zoo.load("moviegen-video-tiny", overrides=["components.backbone.layers=4"], weights=False)  # untrained
-    calls = []
-    real = weaker.backbone.forward
+    calls, own_calls = [], []
+    real, own = weaker.backbone.forward, pipe.backbone.forward
     monkeypatch.setattr(weaker.backbone, "forward", lambda x, t, c, m: calls.append(x.shape[0]) or real(x, t, c, m))
+    monkeypatch.setattr(pipe.backbone, "forward", lambda x, t, c, m: own_calls.append(x.shape[0]) or own(x, t, c, m))
     guided = pipe(prompts, guide=weaker, guide_scale=1.4, **kwargs).video
     assert calls == [2, 2, 2]  # the guide runs on the conditional branch, once per step
+    assert own_calls == [4, 4, 4]  # the model's conditional and unconditional branches stay one batch
     assert not torch.allclose(guided, plain, atol=1e-3)
     calls.clear()
     assert torch.equal(pipe(prompts, guide=weaker, guide_scale=1.0, **kwargs).video, plain)
@@ -89,3 +91,19 @@ def test_a_guide_over_another_latent_space_is_refused(pipe):
         pipe("a red circle", steps=2, frames=1, height=32, width=32, guide=other)
     with pytest.raises(ValueError, match="text-to-video"):
         pipe("a red circle", steps=2, frames=1, height=32, width=32, guide=zoo.load("moviegen-tae-tiny"))
+
+
+def test_autoguided_moves_only_the_rows_whose_scale_is_not_one():
+    from zoo.pipelines.text_to_video import autoguided
+
+    model = lambda x, t, c: x + c  # noqa: E731 - toy velocities over a (B, 2) "latent"
+    guide_calls = []
+    guide = lambda x, t, c: guide_calls.append(x.shape[0]) or torch.zeros_like(x) + c  # noqa: E731
+    x, t = torch.ones(3, 2), torch.zeros(3)
+    own, theirs = torch.tensor([[1.0], [2.0], [3.0]]), torch.tensor([[0.0], [0.5], [1.0]])
+    v = autoguided(model, guide)(x, t, (own, theirs, torch.tensor([2.0, 1.0, 3.0])))
+    assert guide_calls == [2]  # rows 0 and 2 only
+    assert torch.allclose(v, torch.tensor([[4.0, 4.0], [3.0, 3.0], [10.0, 10.0]]))  # v_g + s·(v − v_g); row 1 kept
+    guide_calls.clear()
+    assert torch.equal(autoguided(model, guide)(x, t, (own, theirs, torch.ones(3))), x + own)
+    assert guide_calls == []

@@ -91,6 +91,17 @@ def split_batch(x: Any, parts: int = 2) -> list[Any]:
     return [x] * parts
 
 
+def take_rows(x: Any, rows: Tensor) -> Any:
+    """The batch rows ``rows`` (indices into dim 0) of every tensor leaf; other leaves are kept."""
+    if isinstance(x, Tensor):
+        return x[rows] if x.dim() > 0 else x
+    if isinstance(x, dict):
+        return {k: take_rows(v, rows) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return _same_sequence(x, [take_rows(v, rows) for v in x])
+    return x
+
+
 def _same_sequence(like: tuple | list, items: list[Any]) -> tuple | list:
     """``items`` as a sequence of the type of ``like`` (list, tuple or named tuple)."""
     if hasattr(like, "_fields"):

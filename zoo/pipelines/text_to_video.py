@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import torch
 from pydantic import Field, PositiveInt, model_validator
 
-from zoo.flow.guidance import cfg_combine
+from zoo.flow.guidance import take_rows
 from zoo.models.text.conditioner import TextConditioner
 from zoo.pipeline import Pipeline, build_components
 from zoo.pipelines.steps import VideoOutput, backbone_velocity, module_dtype, prepare_latents
@@ -129,9 +129,13 @@ class TextToVideoPipeline(Pipeline):
         if guide is not None and guide_scale != 1:
             self.check_guide(guide)
             guide.conditioner.eval()
-            velocity = autoguided(velocity, backbone_velocity(guide.backbone.eval()), guide_scale)
-            cond = (cond, guide.conditioner(list(prompts), fps=fps))
-            null = None if null is None else (null, None)  # the unconditional branch is not autoguided
+            velocity = autoguided(velocity, backbone_velocity(guide.backbone.eval()))
+            theirs = guide.conditioner(list(prompts), fps=fps)
+            rows = torch.full((len(prompts),), float(guide_scale), device=self.device)
+            cond = (cond, theirs, rows)
+            # the unconditional branch is not autoguided (scale 1), but has the same structure, so the
+            # solver still runs both of the model's branches as one 2B batch
+            null = None if null is None else (null, theirs, torch.ones_like(rows))
         return sampler.sample(velocity, noise, cond=cond, null_cond=null, guidance=scale, steps=steps, progress=progress)
 
     def check_guide(self, guide: TextToVideoPipeline) -> None:
@@ -148,16 +152,24 @@ class TextToVideoPipeline(Pipeline):
             )
 
 
-def autoguided(velocity_fn: Any, guide_fn: Any, scale: float) -> Any:
-    """A ``velocity_fn(x, t, (cond, guide_cond))`` that pushes the model's velocity away from the guide's.
+def autoguided(velocity_fn: Any, guide_fn: Any) -> Any:
+    """A ``velocity_fn(x, t, (cond, guide_cond, scales))`` that pushes the model's velocity away from the guide's.
 
-    ``guide_cond`` None (the unconditional branch) gives the model's velocity alone.
+    ``scales`` ``(B,)`` is each row's guide scale: the guide runs only on the rows whose scale is not 1
+    (the conditional ones), and those rows get ``v_g + scale·(v − v_g)``; the others keep ``v``.
     """
 
-    def velocity(x: torch.Tensor, t: torch.Tensor, cond: tuple[Any, Any]) -> torch.Tensor:
-        own, theirs = cond
+    def velocity(x: torch.Tensor, t: torch.Tensor, cond: tuple[Any, Any, torch.Tensor]) -> torch.Tensor:
+        own, theirs, scales = cond
         v = velocity_fn(x, t, own)
-        return v if theirs is None else cfg_combine(v, guide_fn(x, t, theirs), scale)
+        rows = (scales != 1).nonzero().squeeze(1)
+        if rows.numel() == 0:
+            return v
+        v_guide = guide_fn(x[rows], t[rows], take_rows(theirs, rows))
+        scale = scales[rows].to(v.dtype).view(-1, *([1] * (v.dim() - 1)))
+        v = v.clone()
+        v[rows] = v_guide + scale * (v[rows] - v_guide)
+        return v
 
     return velocity
 
