@@ -11,7 +11,7 @@ from zoo.errors import SpecError
 from zoo.flow.guidance import can_concat, cfg_combine, concat_batch, guided_velocity, split_batch, take_rows
 from zoo.flow.path import FlowMatching
 from zoo.flow.schedules import LinearQuadraticSchedule, LinearSchedule
-from zoo.flow.solvers import EulerSolver, MidpointSolver
+from zoo.flow.solvers import EulerSolver, MidpointSolver, StochasticEulerSolver
 from zoo.spec.params import component
 
 
@@ -235,3 +235,41 @@ def test_take_rows_picks_the_same_rows_of_every_tensor_leaf():
     assert isinstance(picked["text"], Pair) and picked["fps"] == 16
     assert torch.equal(picked["text"].tokens, torch.tensor([[8.0, 9, 10, 11], [0, 1, 2, 3]]))
     assert torch.equal(picked["text"].mask, torch.tensor([True, True]))
+
+
+def _gaussian_velocity(mean: float, std: float):
+    """The exact flow-matching velocity for data ~ N(mean, std²) and x_t = t·x1 + (1 − t)·x0."""
+
+    def velocity(x, t, cond):
+        t = t.view(-1, *([1] * (x.dim() - 1)))
+        variance = t**2 * std**2 + (1 - t) ** 2
+        centred = x - t * mean
+        return mean + (t * std**2 - (1 - t)) / variance * centred
+
+    return velocity
+
+
+@pytest.mark.parametrize("eta", [0.5, 1.0])
+def test_stochastic_euler_keeps_the_marginals_of_the_flow(eta):
+    mean, std = 1.5, 0.4
+    noise = _noise((20_000, 1), seed=3)
+    solver = StochasticEulerSolver(schedule=LinearSchedule(100), guidance=1.0, eta=eta)
+    out = solver.sample(_gaussian_velocity(mean, std), noise, cond=None, generator=torch.Generator().manual_seed(0))
+    assert abs(out.mean().item() - mean) < 0.02 and abs(out.std().item() - std) < 0.02
+    euler = EulerSolver(schedule=LinearSchedule(100), guidance=1.0).sample(_gaussian_velocity(mean, std), noise, cond=None)
+    assert (out - euler).abs().mean() > 0.05  # the fresh noise moves the samples, not their distribution
+
+
+def test_stochastic_euler_at_eta_zero_is_euler_and_draws_follow_the_generator():
+    noise, velocity = _noise(), _gaussian_velocity(0.5, 1.0)
+    euler = EulerSolver(schedule=LinearSchedule(8), guidance=1.0).sample(velocity, noise, cond=None)
+    still = StochasticEulerSolver(schedule=LinearSchedule(8), guidance=1.0, eta=0.0)
+    torch.testing.assert_close(still.sample(velocity, noise, cond=None), euler, rtol=0, atol=1e-12)
+    solver = StochasticEulerSolver(schedule=LinearSchedule(8), guidance=1.0, eta=1.0)
+    runs = [solver.sample(velocity, noise, cond=None, generator=torch.Generator().manual_seed(seed)) for seed in (0, 0, 1)]
+    assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
+    assert solver.noise_spread(0.0, 0.5) == pytest.approx(0.5)  # from pure noise: all of it fresh
+    assert solver.noise_spread(0.9, 1.0) == 0.0  # the last step lands on the data
+    assert component("sampler", "stochastic-euler", eta=0.3).build().eta == 0.3
+    with pytest.raises(SpecError, match="eta"):
+        component("sampler", "stochastic-euler", eta=1.5)

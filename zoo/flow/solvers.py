@@ -1,8 +1,9 @@
-"""ODE solvers that integrate a learned velocity from noise (t = 0) to data (t = 1), with CFG.
+"""Solvers that integrate a learned velocity from noise (t = 0) to data (t = 1), with CFG.
 
 Movie Gen samples with first-order Euler, 50 steps of the linear-quadratic t-schedule and
 classifier-free guidance 7.5 (Movie Gen paper §2, §3.4.2). The midpoint rule is the second-order
-alternative.
+alternative, and the stochastic Euler sampler re-draws part of the noise at every step (an SDE with
+the same marginals as the ODE; ``eta = 0`` is Euler).
 
 ``velocity_fn(x, t, cond) -> v``: ``x`` is the latent ``(B, ...)`` (e.g. ``(B, C, T, H, W)``), ``t``
 the ``(B,)`` flow times, ``cond`` the conditioning; ``v`` has the shape of ``x``. Solvers run under
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 
 from zoo.flow.guidance import guided_velocity
 from zoo.flow.schedules import LinearQuadraticSchedule, Schedule
+from zoo.flow.timesteps import sample_normal
 from zoo.registry import register
 from zoo.spec.params import Params, Slot, component
 
@@ -82,8 +84,18 @@ class FlowSolver:
         schedule = self.schedule.with_steps(steps) if steps is not None else self.schedule
         return schedule.timesteps()
 
-    def step(self, velocity: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float) -> Tensor:
-        """Advance ``x`` from ``t0`` to ``t1``, given the (guided) velocity ``velocity(x, t)``."""
+    def step(
+        self,
+        velocity: Callable[[Tensor, float], Tensor],
+        x: Tensor,
+        t0: float,
+        t1: float,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Advance ``x`` from ``t0`` to ``t1``, given the (guided) velocity ``velocity(x, t)``.
+
+        ``generator`` feeds the random draws of stochastic solvers; deterministic ones ignore it.
+        """
         raise NotImplementedError
 
     def sample(
@@ -97,6 +109,7 @@ class FlowSolver:
         steps: int | None = None,
         progress: bool = False,
         callback: StepCallback | None = None,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
         """Integrate from ``noise`` ``(B, ...)`` at t = 0 to a sample at t = 1, same shape and dtype.
 
@@ -104,7 +117,8 @@ class FlowSolver:
         ``v_u + g·(v_c − v_u)`` when ``null_cond`` is given and ``g != 1``; both passes share one
         ``2B`` batch when ``cond`` and ``null_cond`` are tensors or matching tuples/dicts of tensors.
         With a ``guidance_interval``, velocity calls at times outside it use the conditional velocity alone.
-        ``callback(i, t, x)`` runs after step ``i`` with the new time and latent.
+        ``callback(i, t, x)`` runs after step ``i`` with the new time and latent. ``generator``
+        (e.g. the one that drew ``noise``) makes a stochastic solver's draws reproducible.
         """
         scale = self.guidance if guidance is None else guidance
         times = self.timesteps(steps).tolist()
@@ -116,7 +130,7 @@ class FlowSolver:
 
         x = noise
         for i in tqdm(range(len(times) - 1), desc=f"{self.name} sampling", disable=not progress):
-            x = self.step(velocity, x, times[i], times[i + 1])
+            x = self.step(velocity, x, times[i], times[i + 1], generator)
             if callback is not None:
                 callback(i, times[i + 1], x)
         return x
@@ -132,7 +146,8 @@ class EulerSolver(FlowSolver):
 
     name = "euler"
 
-    def step(self, velocity: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float) -> Tensor:
+    def step(self, velocity: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float,
+             generator: torch.Generator | None = None) -> Tensor:
         return x + (t1 - t0) * velocity(x, t0)
 
 
@@ -141,10 +156,56 @@ class MidpointSolver(FlowSolver):
 
     name = "midpoint"
 
-    def step(self, velocity: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float) -> Tensor:
+    def step(self, velocity: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float,
+             generator: torch.Generator | None = None) -> Tensor:
         half = (t1 - t0) / 2
         x_mid = x + half * velocity(x, t0)
         return x + (t1 - t0) * velocity(x_mid, t0 + half)
+
+
+class StochasticEulerSolver(FlowSolver):
+    """Euler steps that re-draw a share ``eta`` of the noise: the flow's SDE, with the ODE's marginals.
+
+    From the velocity at ``(x, t0)`` come the predicted data ``x̂1 = x + (1 − t0)·v`` and noise
+    ``x̂0 = x − t0·v``; the step lands on ``x = t1·x̂1 + √((1 − t1)² − s²)·x̂0 + s·z`` with fresh
+    ``z ~ N(0, I)`` and ``s = eta·(1 − t1)·√(1 − (σ1/σ0)²)``, ``σ = (1 − t)/t``: the posterior spread
+    of ancestral sampling (DDPM) at ``eta = 1``, plain Euler (DDIM) at ``eta = 0``. Fresh noise lets
+    later steps correct what earlier ones decided; one velocity call per step, as Euler.
+    """
+
+    name = "stochastic-euler"
+
+    def __init__(self, *args: Any, eta: float = 1.0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.eta = eta
+
+    def step(self, velocity: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float,
+             generator: torch.Generator | None = None) -> Tensor:
+        v = velocity(x, t0)
+        data, noise = x + (1 - t0) * v, x - t0 * v
+        spread = self.noise_spread(t0, t1)
+        if spread == 0.0:
+            return t1 * data + (1 - t1) * noise
+        fresh = sample_normal(x.shape, generator=generator, device=x.device).to(x.dtype)
+        kept = max((1 - t1) ** 2 - spread**2, 0.0) ** 0.5
+        return t1 * data + kept * noise + spread * fresh
+
+    def noise_spread(self, t0: float, t1: float) -> float:
+        """``s``, the standard deviation of the fresh noise that the step from ``t0`` to ``t1`` adds."""
+        if self.eta == 0.0 or t1 >= 1.0:
+            return 0.0
+        ratio = 0.0 if t0 <= 0.0 else (1 - t1) * t0 / (t1 * (1 - t0))  # σ1 / σ0
+        return self.eta * (1 - t1) * max(1.0 - ratio**2, 0.0) ** 0.5
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]}, eta={self.eta})"
+
+
+class StochasticSolverParams(SolverParams):
+    eta: float = Field(
+        1.0, ge=0.0, le=1.0,
+        description="Share of the posterior noise re-drawn at each step: 1 = ancestral sampling, 0 = Euler.",
+    )
 
 
 def _settings(p: SolverParams) -> dict[str, Any]:
@@ -161,3 +222,13 @@ def build_euler(p: SolverParams) -> EulerSolver:
 @register("sampler", "midpoint", params=SolverParams, description="Second-order midpoint ODE solver with CFG.")
 def build_midpoint(p: SolverParams) -> MidpointSolver:
     return MidpointSolver(**_settings(p))
+
+
+@register(
+    "sampler",
+    "stochastic-euler",
+    params=StochasticSolverParams,
+    description="Euler steps that re-draw part of the noise (the flow's SDE), with CFG.",
+)
+def build_stochastic_euler(p: StochasticSolverParams) -> StochasticEulerSolver:
+    return StochasticEulerSolver(**_settings(p), eta=p.eta)

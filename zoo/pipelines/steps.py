@@ -13,15 +13,31 @@ import torch
 from torch import Tensor, nn
 
 
-def prepare_latents(
-    batch: int, latent_shape: tuple[int, ...], *, seed: int | None, device: torch.device, dtype: torch.dtype
-) -> Tensor:
-    """Gaussian noise ``(B, C, T, H, W)`` at t = 0; the same seed gives the same noise on any device."""
+def seeded_generator(seed: int | None) -> torch.Generator:
+    """A CPU generator seeded with ``seed`` (None: a fresh random seed)."""
     generator = torch.Generator("cpu")
     if seed is not None:
         generator.manual_seed(seed)
     else:
         generator.seed()
+    return generator
+
+
+def prepare_latents(
+    batch: int,
+    latent_shape: tuple[int, ...],
+    *,
+    seed: int | None,
+    device: torch.device,
+    dtype: torch.dtype,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Gaussian noise ``(B, C, T, H, W)`` at t = 0; the same seed gives the same noise on any device.
+
+    ``generator`` (a CPU generator) replaces ``seed``, so that later draws, such as a stochastic
+    solver's, continue the same stream.
+    """
+    generator = generator if generator is not None else seeded_generator(seed)
     noise = torch.randn((batch, *latent_shape), generator=generator, dtype=torch.float32)
     return noise.to(device=device, dtype=dtype)
 

@@ -15,7 +15,7 @@ from pydantic import Field, PositiveInt, model_validator
 from zoo.flow.guidance import take_rows
 from zoo.models.text.conditioner import TextConditioner
 from zoo.pipeline import Pipeline, build_components
-from zoo.pipelines.steps import VideoOutput, backbone_velocity, module_dtype, prepare_latents
+from zoo.pipelines.steps import VideoOutput, backbone_velocity, module_dtype, prepare_latents, seeded_generator
 from zoo.registry import register
 from zoo.spec.model_spec import ModelSpec
 from zoo.spec.params import Params, Slot, component
@@ -124,7 +124,9 @@ class TextToVideoPipeline(Pipeline):
         scale = sampler.guidance if guidance is None else guidance
         null = self.conditioner.null_conditioning(len(prompts), fps=fps) if scale != 1 else None
         latent_shape = self.autoencoder.latent_shape(frames, height, width)
-        noise = prepare_latents(len(prompts), latent_shape, seed=seed, device=self.device, dtype=module_dtype(backbone))
+        generator = seeded_generator(seed)  # the initial noise, then any draws of a stochastic solver
+        noise = prepare_latents(len(prompts), latent_shape, seed=seed, device=self.device,
+                                dtype=module_dtype(backbone), generator=generator)
         velocity = backbone_velocity(backbone)
         if guide is not None and guide_scale != 1:
             self.check_guide(guide)
@@ -136,7 +138,8 @@ class TextToVideoPipeline(Pipeline):
             # the unconditional branch is not autoguided (scale 1), but has the same structure, so the
             # solver still runs both of the model's branches as one 2B batch
             null = None if null is None else (null, theirs, torch.ones_like(rows))
-        return sampler.sample(velocity, noise, cond=cond, null_cond=null, guidance=scale, steps=steps, progress=progress)
+        return sampler.sample(velocity, noise, cond=cond, null_cond=null, guidance=scale, steps=steps, progress=progress,
+                              generator=generator)
 
     def check_guide(self, guide: TextToVideoPipeline) -> None:
         """Raise ValueError unless ``guide`` is a text-to-video model over this model's latent space."""
