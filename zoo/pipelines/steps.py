@@ -27,9 +27,9 @@ def prepare_latents(
     batch: int,
     latent_shape: tuple[int, ...],
     *,
-    seed: int | None,
     device: torch.device,
     dtype: torch.dtype,
+    seed: int | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Gaussian noise ``(B, C, T, H, W)`` at t = 0; the same seed gives the same noise on any device.

@@ -125,8 +125,8 @@ class TextToVideoPipeline(Pipeline):
         null = self.conditioner.null_conditioning(len(prompts), fps=fps) if scale != 1 else None
         latent_shape = self.autoencoder.latent_shape(frames, height, width)
         generator = seeded_generator(seed)  # the initial noise, then any draws of a stochastic solver
-        noise = prepare_latents(len(prompts), latent_shape, seed=seed, device=self.device,
-                                dtype=module_dtype(backbone), generator=generator)
+        noise = prepare_latents(len(prompts), latent_shape, device=self.device, dtype=module_dtype(backbone),
+                                generator=generator)
         velocity = backbone_velocity(backbone)
         if guide is not None and guide_scale != 1:
             self.check_guide(guide)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from zoo.errors import did_you_mean
 from zoo.data.shapes_world.attributes import ObjectAttributes, SceneAttributes
 from zoo.data.shapes_world.captions import image_caption, video_caption
 from zoo.data.shapes_world.layout import camera_velocity, place
@@ -36,6 +35,7 @@ from zoo.data.shapes_world.vocabulary import (
     TEXTURE_AMPLITUDE,
     TEXTURE_CELL,
 )
+from zoo.errors import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,7 @@ def _motion_weighted_choice(rng: np.random.Generator, pool: list, motion_weights
     weights = np.array([motion_weights.get(t[2], 1.0) / per_motion[t[2]] for t in pool])
     if weights.sum() <= 0:
         raise ValueError(f"motion_weights give every motion in the pool weight 0: {dict(motion_weights)}")
-    cumulative = np.cumsum(weights / weights.sum())
-    index = min(int(np.searchsorted(cumulative, rng.random(), side="right")), len(pool) - 1)
-    return pool[index]
+    return pool[int(rng.choice(len(pool), p=weights / weights.sum()))]
 
 
 def _object(triple: tuple[str, str, str | None], rng: np.random.Generator) -> ObjectAttributes:
@@ -84,11 +82,11 @@ def _objects(
         allowed = [t for t in triples("train") if frames >= 3 or t[2] != "bouncing"]
         first = [t for t in triples(split) if frames >= 3 or t[2] != "bouncing"]
         pools = [first] + [allowed] * (count - 1)
+    weighted = motion_weights is not None and frames > 1
     chosen: list[ObjectAttributes] = []
     for pool in pools:
         taken = {obj.colour for obj in chosen}
         free = [t for t in pool if t[1] not in taken]
-        weighted = motion_weights is not None and frames > 1
         chosen.append(_object(_motion_weighted_choice(rng, free, motion_weights) if weighted else _choice(rng, free), rng))
     return chosen
 
