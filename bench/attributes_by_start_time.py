@@ -69,7 +69,7 @@ def main() -> None:
         clips = [sample(i, "heldout", BENCH_SEED, max_objects=1, entry_band=args.entry_band).frames
                  for i in range(args.count)]
         x1 = tae.normalize(tae.encode(torch.stack([frames_to_video(c) for c in clips])).mean)
-        noise = torch.randn(x1.shape, generator=torch.Generator().manual_seed(0))
+        noise = pipe.flow.noise.sample(x1.shape, generator=torch.Generator().manual_seed(0))  # the model's prior
         cond = conditioner([p.prompt for p in prompts], fps=fps)
         null = conditioner.null_conditioning(args.count, fps=fps)
         for t0 in STARTS:

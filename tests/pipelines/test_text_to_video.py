@@ -107,3 +107,16 @@ def test_autoguided_moves_only_the_rows_whose_scale_is_not_one():
     guide_calls.clear()
     assert torch.equal(autoguided(model, guide)(x, t, (own, theirs, torch.ones(3))), x + own)
     assert guide_calls == []
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.9])
+def test_generation_starts_from_the_flows_noise_prior(rho, monkeypatch):
+    pipe = zoo.load("moviegen-video-tiny", overrides=[f"components.flow.frame_noise_correlation={rho}"])
+    first = []
+    real = pipe.backbone.forward
+    monkeypatch.setattr(pipe.backbone, "forward", lambda x, t, c, m: first.append(x[:1].clone()) or real(x, t, c, m))
+    pipe("a red circle moving left", steps=2, frames=16, height=32, width=32, guidance=1.0)
+    frames = first[0][0].transpose(0, 1).reshape(first[0].shape[2], -1)  # (latent frames, C·h·w) at t = 0
+    assert frames.shape[0] == 4
+    correlation = torch.corrcoef(frames)[0, 1:].mean().item()
+    assert abs(correlation - rho) < 0.1

@@ -4,7 +4,9 @@ Convention: ``t`` in [0, 1], ``t = 0`` is pure noise ``X0 ~ N(0, I)``, ``t = 1``
 
     X_t = t·X1 + (1 − (1 − σ_min)·t)·X0        V_t = dX_t/dt = X1 − (1 − σ_min)·X0
 
-Latents are any ``(B, ...)`` tensor, e.g. ``(B, C, T, H, W)`` video or ``(B, C, L)`` audio latents.
+Latents are any ``(B, ...)`` tensor, e.g. ``(B, C, T, H, W)`` video or ``(B, C, L)`` audio latents. The
+noise is N(0, I) per element; ``frame_noise_correlation`` correlates it across video latent frames
+(:mod:`zoo.flow.noise`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from zoo.flow.timesteps import LogitNormalSampler, TimestepSampler, sample_normal, sample_uniform
+from zoo.flow.noise import GaussianNoise
+from zoo.flow.timesteps import LogitNormalSampler, TimestepSampler, sample_uniform
 from zoo.registry import register
 from zoo.spec.params import Params, Slot, component
 
@@ -33,6 +36,15 @@ class FlowMatchingParams(Params):
             "for classifier-free guidance. UNCONFIRMED: the paper gives no value; 0.1 is the common choice."
         ),
     )
+    frame_noise_correlation: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description=(
+            "Correlation of the noise between any two latent frames of a video (0: independent, the paper's). "
+            "Training and sampling both draw it; weights trained with one value need it."
+        ),
+    )
 
 
 def _per_sample(t: Tensor, like: Tensor) -> Tensor:
@@ -48,10 +60,12 @@ class FlowMatching:
         sigma_min: float = 1e-5,  # Movie Gen paper §2
         t_sampler: TimestepSampler | None = None,
         cond_drop_prob: float = 0.1,  # UNCONFIRMED (moviegen-facts §2 gives none)
+        noise: GaussianNoise | None = None,
     ):
         self.sigma_min = sigma_min
         self.t_sampler = t_sampler if t_sampler is not None else LogitNormalSampler()
         self.cond_drop_prob = cond_drop_prob
+        self.noise = noise if noise is not None else GaussianNoise()
 
     def interpolate(self, x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
         """``X_t`` for noise ``x0`` and data ``x1`` of shape ``(B, ...)`` at times ``t`` of shape ``(B,)``."""
@@ -86,7 +100,7 @@ class FlowMatching:
         Returns ``(xt, t, target, x0)``: the noisy input, the ``(B,)`` float32 times, the velocity
         target and the noise, all but ``t`` shaped and typed like ``x1``.
         """
-        x0 = sample_normal(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
+        x0 = self.noise.sample(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
         t = self.t_sampler.sample(x1.shape[0], generator=generator, device=x1.device)
         return self.interpolate(x0, x1, t), t, self.target(x0, x1), x0
 
@@ -99,7 +113,7 @@ class FlowMatching:
     def __repr__(self) -> str:
         return (
             f"FlowMatching(sigma_min={self.sigma_min}, t_sampler={self.t_sampler!r}, "
-            f"cond_drop_prob={self.cond_drop_prob})"
+            f"cond_drop_prob={self.cond_drop_prob}, noise={self.noise!r})"
         )
 
 
@@ -110,4 +124,9 @@ class FlowMatching:
     description="Movie Gen flow matching: linear noise-to-data path with sigma_min, velocity target, MSE.",
 )
 def build_flow_matching(p: FlowMatchingParams) -> FlowMatching:
-    return FlowMatching(sigma_min=p.sigma_min, t_sampler=p.t_sampler.build(), cond_drop_prob=p.cond_drop_prob)
+    return FlowMatching(
+        sigma_min=p.sigma_min,
+        t_sampler=p.t_sampler.build(),
+        cond_drop_prob=p.cond_drop_prob,
+        noise=GaussianNoise(p.frame_noise_correlation),
+    )

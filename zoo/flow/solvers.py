@@ -20,13 +20,14 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from zoo.flow.guidance import guided_velocity
+from zoo.flow.noise import GaussianNoise
 from zoo.flow.schedules import LinearQuadraticSchedule, Schedule
-from zoo.flow.timesteps import sample_normal
 from zoo.registry import register
 from zoo.spec.params import Params, Slot, component
 
 VelocityFn = Callable[[Tensor, Tensor, Any], Tensor]
 StepCallback = Callable[[int, float, Tensor], Any]
+NoiseDraw = Callable[[Tensor], Tensor]  # fresh noise of the prior, shaped and typed like its argument
 
 
 class SolverParams(Params):
@@ -90,11 +91,11 @@ class FlowSolver:
         x: Tensor,
         t0: float,
         t1: float,
-        generator: torch.Generator | None = None,
+        draw: NoiseDraw | None = None,
     ) -> Tensor:
         """Advance ``x`` from ``t0`` to ``t1``, given the (guided) velocity ``velocity(x, t)``.
 
-        ``generator`` feeds the random draws of stochastic solvers; deterministic ones ignore it.
+        ``draw(x)`` gives stochastic solvers fresh noise like ``x``; deterministic ones ignore it.
         """
         raise NotImplementedError
 
@@ -110,6 +111,7 @@ class FlowSolver:
         progress: bool = False,
         callback: StepCallback | None = None,
         generator: torch.Generator | None = None,
+        noise_prior: GaussianNoise | None = None,
     ) -> Tensor:
         """Integrate from ``noise`` ``(B, ...)`` at t = 0 to a sample at t = 1, same shape and dtype.
 
@@ -117,8 +119,9 @@ class FlowSolver:
         ``v_u + g·(v_c − v_u)`` when ``null_cond`` is given and ``g != 1``; both passes share one
         ``2B`` batch when ``cond`` and ``null_cond`` are tensors or matching tuples/dicts of tensors.
         With a ``guidance_interval``, velocity calls at times outside it use the conditional velocity alone.
-        ``callback(i, t, x)`` runs after step ``i`` with the new time and latent. ``generator``
-        (e.g. the one that drew ``noise``) makes a stochastic solver's draws reproducible.
+        ``callback(i, t, x)`` runs after step ``i`` with the new time and latent. A stochastic solver
+        draws its fresh noise from ``noise_prior`` (default: N(0, I)), the prior that ``noise`` came
+        from, with ``generator`` (e.g. the one that drew ``noise``), so its draws are reproducible.
         """
         scale = self.guidance if guidance is None else guidance
         times = self.timesteps(steps).tolist()
@@ -128,9 +131,14 @@ class FlowSolver:
             t_batch = torch.full((x.shape[0],), t, dtype=t_dtype, device=x.device)
             return guided_velocity(velocity_fn, x, t_batch, cond, null_cond, self.guidance_at(t, scale))
 
+        prior = noise_prior if noise_prior is not None else GaussianNoise()
+
+        def draw(like: Tensor) -> Tensor:
+            return prior.sample(like.shape, generator=generator, device=like.device).to(like.dtype)
+
         x = noise
         for i in tqdm(range(len(times) - 1), desc=f"{self.name} sampling", disable=not progress):
-            x = self.step(velocity, x, times[i], times[i + 1], generator)
+            x = self.step(velocity, x, times[i], times[i + 1], draw)
             if callback is not None:
                 callback(i, times[i + 1], x)
         return x
@@ -147,7 +155,7 @@ class EulerSolver(FlowSolver):
     name = "euler"
 
     def step(self, velocity: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float,
-             generator: torch.Generator | None = None) -> Tensor:
+             draw: NoiseDraw | None = None) -> Tensor:
         return x + (t1 - t0) * velocity(x, t0)
 
 
@@ -157,7 +165,7 @@ class MidpointSolver(FlowSolver):
     name = "midpoint"
 
     def step(self, velocity: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float,
-             generator: torch.Generator | None = None) -> Tensor:
+             draw: NoiseDraw | None = None) -> Tensor:
         half = (t1 - t0) / 2
         x_mid = x + half * velocity(x, t0)
         return x + (t1 - t0) * velocity(x_mid, t0 + half)
@@ -168,7 +176,7 @@ class StochasticEulerSolver(FlowSolver):
 
     From the velocity at ``(x, t0)`` come the predicted data ``x̂1 = x + (1 − t0)·v`` and noise
     ``x̂0 = x − t0·v``; the step lands on ``x = t1·x̂1 + √((1 − t1)² − s²)·x̂0 + s·z`` with fresh
-    ``z ~ N(0, I)`` and ``s = eta·(1 − t1)·√(1 − (σ1/σ0)²)``, ``σ = (1 − t)/t``: the posterior spread
+    ``z`` from the noise prior (N(0, I) unless the flow correlates frames) and ``s = eta·(1 − t1)·√(1 − (σ1/σ0)²)``, ``σ = (1 − t)/t``: the posterior spread
     of ancestral sampling (DDPM) at ``eta = 1``, plain Euler (DDIM) at ``eta = 0``. Fresh noise lets
     later steps correct what earlier ones decided; one velocity call per step, as Euler.
     """
@@ -180,13 +188,13 @@ class StochasticEulerSolver(FlowSolver):
         self.eta = eta
 
     def step(self, velocity: Callable[[Tensor, float], Tensor], x: Tensor, t0: float, t1: float,
-             generator: torch.Generator | None = None) -> Tensor:
+             draw: NoiseDraw | None = None) -> Tensor:
         v = velocity(x, t0)
         data, noise = x + (1 - t0) * v, x - t0 * v
         spread = self.noise_spread(t0, t1)
         if spread == 0.0:
             return t1 * data + (1 - t1) * noise
-        fresh = sample_normal(x.shape, generator=generator, device=x.device).to(x.dtype)
+        fresh = draw(x) if draw is not None else torch.randn_like(x)
         kept = max((1 - t1) ** 2 - spread**2, 0.0) ** 0.5
         return t1 * data + kept * noise + spread * fresh
 

@@ -29,7 +29,7 @@ def fixed_problem(
     from zoo.tasks.flow_matching import FlowMatchingTask
 
     x1 = FlowMatchingTask.encode_latents(pipeline.autoencoder, batch, generator)
-    x0 = torch.randn(x1.shape, generator=generator, dtype=x1.dtype).to(x1.device)
+    x0 = pipeline.flow.noise.sample(x1.shape, generator=generator, dtype=x1.dtype).to(x1.device)
     tokens, mask = pipeline.conditioner.eval()(list(batch["caption"]), fps=pipeline.spec.pipeline.params.fps)
     return x1, x0, tokens, mask
 

@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from zoo.flow.noise import GaussianNoise
+
 
 def seeded_generator(seed: int | None) -> torch.Generator:
     """A CPU generator seeded with ``seed`` (None: a fresh random seed)."""
@@ -31,14 +33,17 @@ def prepare_latents(
     dtype: torch.dtype,
     seed: int | None = None,
     generator: torch.Generator | None = None,
+    noise_prior: GaussianNoise | None = None,
 ) -> Tensor:
-    """Gaussian noise ``(B, C, T, H, W)`` at t = 0; the same seed gives the same noise on any device.
+    """Noise ``(B, C, T, H, W)`` at t = 0 from ``noise_prior`` (default N(0, I)); the same seed gives
+    the same noise on any device.
 
     ``generator`` (a CPU generator) replaces ``seed``, so that later draws, such as a stochastic
     solver's, continue the same stream.
     """
     generator = generator if generator is not None else seeded_generator(seed)
-    noise = torch.randn((batch, *latent_shape), generator=generator, dtype=torch.float32)
+    prior = noise_prior if noise_prior is not None else GaussianNoise()
+    noise = prior.sample((batch, *latent_shape), generator=generator, dtype=torch.float32)
     return noise.to(device=device, dtype=dtype)
 
 

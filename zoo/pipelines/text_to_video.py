@@ -126,7 +126,7 @@ class TextToVideoPipeline(Pipeline):
         latent_shape = self.autoencoder.latent_shape(frames, height, width)
         generator = seeded_generator(seed)  # the initial noise, then any draws of a stochastic solver
         noise = prepare_latents(len(prompts), latent_shape, device=self.device, dtype=module_dtype(backbone),
-                                generator=generator)
+                                generator=generator, noise_prior=self.flow.noise)
         velocity = backbone_velocity(backbone)
         if guide is not None and guide_scale != 1:
             self.check_guide(guide)
@@ -139,7 +139,7 @@ class TextToVideoPipeline(Pipeline):
             # solver still runs both of the model's branches as one 2B batch
             null = None if null is None else (null, theirs, torch.ones_like(rows))
         return sampler.sample(velocity, noise, cond=cond, null_cond=null, guidance=scale, steps=steps, progress=progress,
-                              generator=generator)
+                              generator=generator, noise_prior=self.flow.noise)
 
     def check_guide(self, guide: TextToVideoPipeline) -> None:
         """Raise ValueError unless ``guide`` is a text-to-video model over this model's latent space."""
