@@ -69,7 +69,7 @@ class VelocityRecorder(EulerSolver):
         self.runs.append([])
         return super().sample(*args, **kwargs)
 
-    def step(self, velocity, x: Tensor, t0: float, t1: float) -> Tensor:
+    def step(self, velocity, x: Tensor, t0: float, t1: float, draw=None) -> Tensor:
         v = velocity(x, t0)
         self.runs[-1].append(v.clone())
         return x + (t1 - t0) * v

@@ -70,3 +70,15 @@ def test_load_model_applies_the_preset_weights_and_overrides(bench_on_path):
     shipped = load_file(str(ROOT / "zoo" / "weights" / "moviegen-tae-tiny.safetensors"))
     key = "autoencoder.decoder.conv_in.spatial.weight"
     assert torch.equal(tae.state_dict()[key.removeprefix("autoencoder.")], shipped[key])
+
+
+def test_sampling_bench_records_one_velocity_per_solver_step(bench_on_path):
+    from sampling import VelocityRecorder
+
+    from zoo.flow.schedules import LinearSchedule
+
+    recorder = VelocityRecorder(LinearSchedule(4), guidance=1.0, guidance_interval=None)
+    noise = torch.zeros(2, 3)
+    out = recorder.sample(lambda x, t, cond: torch.ones_like(x) * (1 + t[:, None]), noise, cond=None)
+    assert recorder.velocities().shape == (4, 2, 3)
+    assert torch.allclose(out, torch.full((2, 3), 1 + (0 + 0.25 + 0.5 + 0.75) / 4))
