@@ -176,8 +176,9 @@ class StochasticEulerSolver(FlowSolver):
 
     From the velocity at ``(x, t0)`` come the predicted data ``x̂1 = x + (1 − t0)·v`` and noise
     ``x̂0 = x − t0·v``; the step lands on ``x = t1·x̂1 + √((1 − t1)² − s²)·x̂0 + s·z`` with fresh
-    ``z`` from the noise prior (N(0, I) unless the flow correlates frames) and ``s = eta·(1 − t1)·√(1 − (σ1/σ0)²)``, ``σ = (1 − t)/t``: the posterior spread
-    of ancestral sampling (DDPM) at ``eta = 1``, plain Euler (DDIM) at ``eta = 0``. Fresh noise lets
+    ``z`` from the noise prior (N(0, I) unless the flow correlates frames) and
+    ``s = eta·(1 − t1)·√(1 − (σ1/σ0)²)``, ``σ = (1 − t)/t``: the posterior spread of ancestral
+    sampling (DDPM) at ``eta = 1``, plain Euler (DDIM) at ``eta = 0``. Fresh noise lets
     later steps correct what earlier ones decided; one velocity call per step, as Euler.
     """
 
