@@ -8,7 +8,7 @@ that keeps an attribute once the data shows it scores near the ceiling from smal
 accuracy falls between two start times is where the model's denoising replaces the attribute.
 
     python bench/attributes_by_start_time.py [--preset moviegen-video-tiny] [--weights PATH] [-o KEY=VALUE ...]
-                                             [--count 48] [--guidance G] [--json out.json]
+                                             [--count 48] [--guidance G] [--steps-per-unit 50] [--json out.json]
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ STEPS_PER_UNIT = 50
 """Euler steps for the whole of [0, 1]; a start at ``t0`` takes ``(1 − t0)`` of them (at least 2)."""
 
 
-def integrate(velocity, x: torch.Tensor, t0: float, cond, null, guidance: Callable[[float], float]) -> torch.Tensor:
+def integrate(velocity, x: torch.Tensor, t0: float, cond, null, guidance: Callable[[float], float],
+              steps_per_unit: int = STEPS_PER_UNIT) -> torch.Tensor:
     """Euler on a linear grid from ``t0`` to 1: latents ``(B, C, T, H, W)`` at t0 -> samples at t = 1.
 
     ``guidance(t)`` is the scale at flow time ``t`` (the preset sampler's ``guidance_at``, which honours
     its ``guidance_interval``).
     """
-    steps = max(2, round(STEPS_PER_UNIT * (1 - t0)))
+    steps = max(2, round(steps_per_unit * (1 - t0)))
     times = torch.linspace(t0, 1, steps + 1, dtype=torch.float64).tolist()
     for t, t_next in zip(times[:-1], times[1:]):
         t_batch = torch.full((x.shape[0],), t, dtype=torch.float32)
@@ -55,6 +56,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=48, help="Held-out clips (the first shapes-bench prompts).")
     parser.add_argument("--guidance", type=float, default=None, help="Guidance scale (default: the preset's).")
     parser.add_argument("--entry-band", type=float, default=0.2, help="The world's entry_band (the training data's).")
+    parser.add_argument("--steps-per-unit", type=int, default=STEPS_PER_UNIT,
+                        help="Euler steps for the whole of [0, 1].")
     parser.add_argument("--json", type=Path, default=Path("bench/results/attributes_by_start_time.json"))
     args = parser.parse_args()
 
@@ -76,7 +79,7 @@ def main() -> None:
             x = t0 * x1 + (1 - t0) * noise
             if t0 < 1:
                 x = integrate(backbone_velocity(backbone), x, t0, cond, null,
-                              lambda t: pipe.sampler.guidance_at(t, guidance))
+                              lambda t: pipe.sampler.guidance_at(t, guidance), args.steps_per_unit)
             video = tae.decode(tae.denormalize(x), frames=frames).clamp(-1, 1)
             scores = [score(video[i], p.attributes) for i, p in enumerate(prompts)]
             rows.append({"start": t0, **{a: float(np.mean([s[a] for s in scores if a in s])) for a in ATTRIBUTES}})
@@ -88,7 +91,7 @@ def main() -> None:
         print(f"{label:>9}" + "".join(f"{row[a]:>9.2f}" for a in ATTRIBUTES))
     print(f"{args.count} clips x {len(STARTS)} starts in {seconds:.1f} s")
     result = {**model_fields(args), "count": args.count,
-              "guidance": guidance, "entry_band": args.entry_band, "steps_per_unit": STEPS_PER_UNIT,
+              "guidance": guidance, "entry_band": args.entry_band, "steps_per_unit": args.steps_per_unit,
               "seconds": seconds, "rows": rows}
     write_json(args.json, result)
 

@@ -6,7 +6,8 @@ the conditional velocity becomes ``v_g + s·(v_c − v_g)`` before classifier-fr
 clip back and prints the per-attribute accuracy with the seconds per clip.
 
     python bench/autoguidance.py --guide-weights PATH [-g KEY=VALUE ...] [--preset moviegen-video-tiny]
-                                 [--weights PATH] [--scales 1,1.2,1.4,1.8] [--count 64] [--seeds 0,1] [--json out.json]
+                                 [--weights PATH] [--scales 1,1.2,1.4,1.8] [--count 64] [--seeds 0,1] [--steps N]
+                                 [--json out.json]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def main() -> None:
     parser.add_argument("--scales", default="1,1.2,1.4,1.8", help="Comma-separated guide scales; 1 is no guide.")
     parser.add_argument("--count", type=int, default=64, help="Prompts.")
     parser.add_argument("--seeds", default="0,1", help="Comma-separated sampling seeds.")
+    parser.add_argument("--steps", type=int, default=None, help="Sampling steps; default: the preset's.")
     parser.add_argument("--json", type=Path, default=Path("bench/results/autoguidance.json"))
     args = parser.parse_args()
 
@@ -48,7 +50,8 @@ def main() -> None:
         for seed in seeds:
             for first in range(0, len(items), 16):
                 batch = items[first : first + 16]
-                out = pipe([item.caption for item in batch], seed=seed, guide=guide, guide_scale=scale)
+                out = pipe([item.caption for item in batch], steps=args.steps, seed=seed, guide=guide,
+                           guide_scale=scale)
                 accuracy.update(out.video, [item.attributes for item in batch])
         values = accuracy.compute()
         row = {"scale": scale, **{name: values[name] for name in ATTRIBUTES},
@@ -56,7 +59,7 @@ def main() -> None:
         rows.append(row)
         print(f"{scale:>6.2f}" + "".join(f"{row[name]:>8.3f}" for name in ATTRIBUTES) + f"{row['seconds_per_clip']:>8.2f}")
     result = {**model_fields(args), "guide_weights": args.guide_weights, "guide_overrides": args.guide_override,
-              "count": args.count, "seeds": seeds, "rows": rows}
+              "count": args.count, "seeds": seeds, "steps": args.steps, "rows": rows}
     write_json(args.json, result)
 
 

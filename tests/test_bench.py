@@ -82,3 +82,36 @@ def test_sampling_bench_records_one_velocity_per_solver_step(bench_on_path):
     out = recorder.sample(lambda x, t, cond: torch.ones_like(x) * (1 + t[:, None]), noise, cond=None)
     assert recorder.velocities().shape == (4, 2, 3)
     assert torch.allclose(out, torch.full((2, 3), 1 + (0 + 0.25 + 0.5 + 0.75) / 4))
+
+
+# The smallest budget each script accepts, so a run exercises its whole path (model, loop, table, JSON)
+# in seconds; the figures it prints mean nothing at this size.
+TINY_RUNS = {
+    "attribute_latent_gap": ["--count", "1"],
+    "attributes_by_start_time": ["--count", "1", "--steps-per-unit", "4"],
+    "autoguidance": ["--guide-weights", "zoo://weights/moviegen-video-tiny.safetensors", "--scales", "1,1.5",
+                     "--count", "1", "--seeds", "0", "--steps", "2"],
+    "direction_learning": ["--steps", "2", "--every", "1", "--means", "0.0"],
+    "mfu": ["--steps", "1", "--warmup", "0"],
+    "motion_breakdown": ["--count", "1", "--seeds", "0", "--steps", "2"],
+    "pan_texture": ["--count", "1"],
+    "prompt_sensitivity": ["--clips", "1"],
+    "sampling": ["--seeds", "0", "--reference-steps", "40", "--prompts", "1", "--schedules", "linear-25"],
+    "tae_readout": ["--count", "1"],
+    "train_heldout_loss": ["--clips", "1"],
+    "train_overhead": ["--steps", "2", "--warmup", "1", "--rounds", "1", "--batch-size", "1", "--frames", "2"],
+}
+UNTIMED = {"tae_tiling"}  # times fresh processes per case: its run is the measurement, tens of seconds
+
+
+def test_every_bench_script_has_a_tiny_run_or_says_why():
+    assert {p.stem for p in SCRIPTS} == set(TINY_RUNS) | UNTIMED
+
+
+@pytest.mark.parametrize("name", sorted(TINY_RUNS))
+def test_bench_script_runs_on_a_tiny_budget_and_writes_its_json(name, bench_on_path, monkeypatch, tmp_path):
+    out = tmp_path / f"{name}.json"
+    monkeypatch.setattr(sys, "argv", [name, *TINY_RUNS[name], "--json", str(out)])
+    runpy.run_path(str(BENCH / f"{name}.py"), run_name="__main__")
+    result = json.loads(out.read_text())
+    assert isinstance(result, dict) and result
