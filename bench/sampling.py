@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=len(PROMPTS), help="The first N of the fixed prompts.")
     parser.add_argument("--json", default="bench/results/sampling.json")
     args = parser.parse_args()
+    if not 1 <= args.prompts <= len(PROMPTS):
+        parser.error(f"--prompts must be 1 to {len(PROMPTS)}, got {args.prompts}")
     prompts = PROMPTS[: args.prompts]
     pipe = load_model(args)
     guidance = pipe.sampler.guidance if args.guidance is None else args.guidance
