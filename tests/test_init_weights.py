@@ -69,3 +69,29 @@ def test_exclude_deepens_a_trained_backbone_with_identity_blocks(donor):
     dim, context_dim = pipe.backbone.params.dim, pipe.backbone.params.context_dim or pipe.backbone.params.dim
     x, cond, context = torch.randn(2, 6, dim), torch.randn(2, 6, dim), torch.randn(2, 3, context_dim)
     assert torch.equal(pipe.backbone.blocks[layers](x, cond, context, None), x)
+
+
+def test_grow_widens_the_ffn_and_keeps_what_each_block_computes(donor):
+    path, state = donor
+    narrow = zoo.load("moviegen-video-tiny", weights=False)
+    narrow.load_state(state)
+    ffn = narrow.backbone.params.ffn_dim
+    wider = [f"components.backbone.ffn_dim={2 * ffn}", "components.backbone.zero_init_residual=true"]
+    pipe = build_pipeline(ModelRef(preset="moviegen-video-tiny", overrides=wider),
+                          [InitWeights(uri=str(path), grow=["backbone.blocks"])])
+    w1, w2 = pipe.backbone.blocks[0].ffn.w1.weight, pipe.backbone.blocks[0].ffn.w2.weight
+    assert w1.shape[0] == 2 * ffn and torch.equal(w1[:ffn], state["backbone.blocks.0.ffn.w1.weight"])
+    assert w1[ffn:].abs().sum() > 0 and torch.count_nonzero(w2[:, ffn:]) == 0  # new units: random in, zero out
+    dim, context_dim = narrow.backbone.params.dim, narrow.backbone.params.context_dim or narrow.backbone.params.dim
+    x, cond, context = torch.randn(2, 6, dim), torch.randn(2, 6, dim), torch.randn(2, 3, context_dim)
+    with torch.no_grad():
+        torch.testing.assert_close(pipe.backbone.blocks[0](x, cond, context, None),
+                                   narrow.backbone.blocks[0](x, cond, context, None))
+
+
+def test_grow_refuses_a_stored_tensor_larger_than_the_model(donor):
+    path, _ = donor
+    narrower = ["components.backbone.ffn_dim=64"]
+    with pytest.raises(ZooError, match=r"ffn\.w1\.weight has shape .* does not fit"):
+        build_pipeline(ModelRef(preset="moviegen-video-tiny", overrides=narrower),
+                       [InitWeights(uri=str(path), grow=["backbone.blocks"])])

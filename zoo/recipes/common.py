@@ -13,6 +13,8 @@ from zoo.pipeline import with_tied_aliases
 from zoo.spec.params import Params
 
 if TYPE_CHECKING:
+    import torch
+
     from zoo.pipeline import Pipeline
 
 
@@ -36,6 +38,12 @@ class InitWeights(Params):
         default_factory=list,
         description="Key prefixes (e.g. backbone.patchify) left out of the file: those entries keep their fresh "
         "initialisation, so a model whose patch size changed can start from the rest of an older one.",
+    )
+    grow: list[str] = Field(
+        default_factory=list,
+        description="Key prefixes (e.g. backbone.blocks) whose entries may be smaller than the model's along any "
+        "dimension: each fills the leading slice of the fresh tensor, so a model with a wider FFN starts from a "
+        "narrower one.",
     )
 
 
@@ -71,7 +79,7 @@ def build_pipeline(model: ModelRef, init: list[InitWeights]) -> Pipeline:
     pipe = zoo.load(model.preset, overrides=model.overrides, weights=False)
     for weights in init:
         tensors = load_safetensors(weights.uri, sha256=weights.sha256)
-        if not weights.components and not weights.exclude:
+        if not weights.components and not weights.exclude and not weights.grow:
             pipe.load_state(tensors)
             continue
         tree = pipe.module_tree()
@@ -81,8 +89,10 @@ def build_pipeline(model: ModelRef, init: list[InitWeights]) -> Pipeline:
         if not tensors:
             raise ZooError(f"{weights.uri} holds no weights for {roles} outside {weights.exclude}")
         # excluded entries load the module's own fresh values, so every other key is still checked strictly
-        own = {k: v for k, v in tree.state_dict().items() if k.startswith(keep) and _excluded(k, weights.exclude)}
-        tensors = with_tied_aliases(tree, {**tensors, **own})
+        fresh = tree.state_dict()
+        own = {k: v for k, v in fresh.items() if k.startswith(keep) and _excluded(k, weights.exclude)}
+        grown = {k: _grown(k, v, fresh, weights.uri) for k, v in tensors.items() if _excluded(k, weights.grow)}
+        tensors = with_tied_aliases(tree, {**tensors, **grown, **own})
         for role in roles:
             load_state_dict_into(tree[role], tensors, prefix=f"{role}.")
     return pipe
@@ -90,6 +100,25 @@ def build_pipeline(model: ModelRef, init: list[InitWeights]) -> Pipeline:
 
 def _excluded(key: str, prefixes: list[str]) -> bool:
     return any(key == p or key.startswith(p.rstrip(".") + ".") for p in prefixes)
+
+
+def _grown(key: str, stored: torch.Tensor, fresh: dict[str, torch.Tensor], uri: str) -> torch.Tensor:
+    """The model's fresh ``key`` with ``stored`` in its leading slice; ``stored`` may be smaller, never larger.
+
+    With a zero-initialised output projection (``zero_init_residual``) the new rows of the inputs are
+    random and the new columns of the output zero, so a widened SwiGLU computes what the narrow one did.
+    """
+    if key not in fresh:
+        return stored  # the strict load names the unknown key
+    target = fresh[key]
+    if stored.ndim != target.ndim or any(s > t for s, t in zip(stored.shape, target.shape)):
+        raise ZooError(
+            f"{uri}: {key} has shape {tuple(stored.shape)}, which does not fit in the model's "
+            f"{tuple(target.shape)} (init.grow only widens)"
+        )
+    out = target.clone()
+    out[tuple(slice(0, n) for n in stored.shape)] = stored.to(out.dtype)
+    return out
 
 
 def run_loggers(directory: Path, version: str, t: TrainerParams) -> list[Any]:
