@@ -16,6 +16,12 @@ PATCH4 = ["components.backbone.patch_size=[1,4,4]"]
 TAE_CONV = "autoencoder.encoder.conv_in.spatial.weight"
 
 
+def block_inputs(backbone: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random tokens ``(2, 6, D)``, conditioning ``(2, 6, D)`` and context ``(2, 3, D_ctx)`` for one block."""
+    dim, context_dim = backbone.params.dim, backbone.params.context_dim or backbone.params.dim
+    return torch.randn(2, 6, dim), torch.randn(2, 6, dim), torch.randn(2, 3, context_dim)
+
+
 @pytest.fixture(scope="module")
 def donor(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, torch.Tensor]]:
     """A whole tiny text-to-video pipeline (1x2x2 patches) saved as safetensors."""
@@ -66,8 +72,7 @@ def test_exclude_deepens_a_trained_backbone_with_identity_blocks(donor):
     pipe = build_pipeline(ModelRef(preset="moviegen-video-tiny", overrides=deeper), [entry])
     loaded = pipe.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
-    dim, context_dim = pipe.backbone.params.dim, pipe.backbone.params.context_dim or pipe.backbone.params.dim
-    x, cond, context = torch.randn(2, 6, dim), torch.randn(2, 6, dim), torch.randn(2, 3, context_dim)
+    x, cond, context = block_inputs(pipe.backbone)
     assert torch.equal(pipe.backbone.blocks[layers](x, cond, context, None), x)
 
 
@@ -82,8 +87,7 @@ def test_grow_widens_the_ffn_and_keeps_what_each_block_computes(donor):
     w1, w2 = pipe.backbone.blocks[0].ffn.w1.weight, pipe.backbone.blocks[0].ffn.w2.weight
     assert w1.shape[0] == 2 * ffn and torch.equal(w1[:ffn], state["backbone.blocks.0.ffn.w1.weight"])
     assert w1[ffn:].abs().sum() > 0 and torch.count_nonzero(w2[:, ffn:]) == 0  # new units: random in, zero out
-    dim, context_dim = narrow.backbone.params.dim, narrow.backbone.params.context_dim or narrow.backbone.params.dim
-    x, cond, context = torch.randn(2, 6, dim), torch.randn(2, 6, dim), torch.randn(2, 3, context_dim)
+    x, cond, context = block_inputs(narrow.backbone)
     with torch.no_grad():
         torch.testing.assert_close(pipe.backbone.blocks[0](x, cond, context, None),
                                    narrow.backbone.blocks[0](x, cond, context, None))

@@ -85,20 +85,21 @@ def build_pipeline(model: ModelRef, init: list[InitWeights]) -> Pipeline:
         tree = pipe.module_tree()
         roles = weights.components or list(tree)
         keep = tuple(f"{role}." for role in roles)
-        tensors = {k: v for k, v in tensors.items() if k.startswith(keep) and not _excluded(k, weights.exclude)}
+        tensors = {k: v for k, v in tensors.items() if k.startswith(keep) and not _under(k, weights.exclude)}
         if not tensors:
             raise ZooError(f"{weights.uri} holds no weights for {roles} outside {weights.exclude}")
         # excluded entries load the module's own fresh values, so every other key is still checked strictly
         fresh = tree.state_dict()
-        own = {k: v for k, v in fresh.items() if k.startswith(keep) and _excluded(k, weights.exclude)}
-        grown = {k: _grown(k, v, fresh, weights.uri) for k, v in tensors.items() if _excluded(k, weights.grow)}
+        own = {k: v for k, v in fresh.items() if k.startswith(keep) and _under(k, weights.exclude)}
+        grown = {k: _grown(k, v, fresh, weights.uri) for k, v in tensors.items() if _under(k, weights.grow)}
         tensors = with_tied_aliases(tree, {**tensors, **grown, **own})
         for role in roles:
             load_state_dict_into(tree[role], tensors, prefix=f"{role}.")
     return pipe
 
 
-def _excluded(key: str, prefixes: list[str]) -> bool:
+def _under(key: str, prefixes: list[str]) -> bool:
+    """Whether ``key`` is one of ``prefixes`` or lies under one (``a.b`` is under ``a``, ``ab`` is not)."""
     return any(key == p or key.startswith(p.rstrip(".") + ".") for p in prefixes)
 
 
