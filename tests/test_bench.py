@@ -4,8 +4,10 @@ writes the JSON they report."""
 from __future__ import annotations
 
 import json
+import math
 import runpy
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -114,4 +116,17 @@ def test_bench_script_runs_on_a_tiny_budget_and_writes_its_json(name, bench_on_p
     monkeypatch.setattr(sys, "argv", [name, *TINY_RUNS[name], "--json", str(out)])
     runpy.run_path(str(BENCH / f"{name}.py"), run_name="__main__")
     result = json.loads(out.read_text())
-    assert isinstance(result, dict) and result
+    numbers = list(numbers_in(result))
+    assert isinstance(result, dict) and numbers, result
+    assert all(math.isfinite(n) for n in numbers), result  # a broken computation reports NaN or inf
+
+
+def numbers_in(value) -> Iterator[float]:
+    """Every number in a JSON value, depth first (booleans are not numbers here)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            yield from numbers_in(item)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield float(value)

@@ -1,6 +1,5 @@
 """A tiny TAE and a tiny video transformer can each fit one batch: the training signal reaches every part."""
 
-import pytest
 import torch
 
 import zoo  # noqa: F401
@@ -21,7 +20,6 @@ def _fit(loss_fn, params, steps: int, lr: float) -> tuple[float, float]:
     return first, loss_fn().item()
 
 
-@pytest.mark.slow
 def test_tiny_transformer_overfits_one_flow_matching_batch_10x():
     torch.manual_seed(0)
     model = VideoTransformer(
@@ -33,11 +31,10 @@ def test_tiny_transformer_overfits_one_flow_matching_batch_10x():
     t = torch.tensor([0.3, 0.7])
     context, mask = torch.randn(2, 5, 64), torch.ones(2, 5, dtype=torch.bool)
     xt, target = flow.interpolate(x0, x1, t), flow.target(x0, x1)
-    first, last = _fit(lambda: flow.loss(model(xt, t, context, mask), target), model.parameters(), 300, 3e-3)
+    first, last = _fit(lambda: flow.loss(model(xt, t, context, mask), target), model.parameters(), 60, 3e-3)
     assert last < first / 10, (first, last)
 
 
-@pytest.mark.slow
 def test_tiny_tae_overfits_one_reconstruction_batch_10x():
     torch.manual_seed(0)
     tae = TAE(TAEParams(latent_channels=4, base_channels=8, channel_multipliers=[1, 2], blocks_per_level=1,
@@ -49,5 +46,5 @@ def test_tiny_tae_overfits_one_reconstruction_batch_10x():
     def loss():
         return torch.nn.functional.mse_loss(tae.decode(tae.encode(video).mode(), frames=4), video)
 
-    first, last = _fit(loss, tae.parameters(), 300, 3e-3)
+    first, last = _fit(loss, tae.parameters(), 60, 3e-3)
     assert last < first / 10, (first, last)

@@ -91,7 +91,7 @@ def test_h100_presets_fit_the_30b_spec(preset, nodes, capsys):
 
 TINY_RUN = ["init=[]", "data.type=shapes-world", "data.size=32", "data.frames=16", "batch_size=2",
             "stages.0.steps=2", "stages.1.steps=3", "trainer.log_every_n_steps=1", "trainer.progress_bar=false",
-            "~samples"]
+            "trainer.val_batches=1", "~samples"]
 
 
 def losses(run: Path) -> list[float]:
