@@ -106,8 +106,8 @@ def test_context_and_sequence_parallel_lightning_runs_reproduce_one_process(tmp_
     # the three runs are independent and mostly single-threaded start-up, so they run side by side
     launched = [subprocess.Popen([*zoo, *extra, f"output_dir={tmp_path / name}"], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True) for name, extra in runs]
-    for process in launched:
-        stderr = process.communicate(timeout=600)[1]
+    errors = [process.communicate(timeout=600)[1] for process in launched]  # all finish before any assert
+    for process, stderr in zip(launched, errors):
         assert process.returncode == 0, stderr[-3000:]
     one = losses(tmp_path / "one")
     assert len(one) == 3
